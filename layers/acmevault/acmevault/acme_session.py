@@ -1,0 +1,331 @@
+"""The ACME conversation (RFC 8555) with one account at one directory.
+
+Built on certbot's ``acme`` package for messages and JWS, with our own polling:
+the library's ``poll_authorizations``/``poll_finalization`` sleep a fixed second,
+we honour Retry-After and otherwise back off from a few milliseconds. Every
+vendor error (``acme``, ``requests``) becomes an acmevault error here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import josepy as jose
+import requests
+from acme import challenges, client, messages
+from acme import errors as acme_errors
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .errors import (
+    AcmeVaultError,
+    AuthorizationRequired,
+    CaError,
+    CaUnavailable,
+    ChallengeFailed,
+    CredentialRejected,
+)
+from .model import DirectoryCredential
+
+log = logging.getLogger(__name__)
+# The acme package logs whole JWS bodies at DEBUG; nothing of ours needs them.
+logging.getLogger("acme").setLevel(logging.WARNING)
+
+USER_AGENT = "acmevault/0.1 (+https://github.com/acmevault/acmevault)"
+BAD_NONCE_RETRIES = 10
+FIRST_POLL_DELAY = 0.005
+MAX_POLL_DELAY = 2.0
+NETWORK_TIMEOUT = 20
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DnsChallenge:
+    """What must be published for one pending authorization."""
+
+    domain: str  # the identifier, without "*."
+    record_name: str  # _acme-challenge.<domain>
+    record_value: str
+    authorization_url: str
+    challenge: messages.ChallengeBody
+
+
+@dataclass(frozen=True)
+class Order:
+    url: str
+    resource: messages.OrderResource
+    authorizations: tuple[messages.AuthorizationResource, ...]
+
+    def pending(self) -> list[messages.AuthorizationResource]:
+        return [a for a in self.authorizations if a.body.status != messages.STATUS_VALID]
+
+
+def generate_account_key() -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def _load_jwk(pem: str) -> tuple[jose.JWK, jose.JWASignature]:
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        alg = {256: jose.ES256, 384: jose.ES384, 521: jose.ES512}[key.curve.key_size]
+        return jose.JWKEC(key=key), alg
+    return jose.JWKRSA(key=key), jose.RS256
+
+
+class _Network(client.ClientNetwork):
+    """ClientNetwork that retries badNonce more than once: CAs reject nonces at will."""
+
+    def post(self, *args: Any, **kwargs: Any) -> requests.Response:
+        for _ in range(BAD_NONCE_RETRIES):
+            try:
+                return self._post_once(*args, **kwargs)
+            except messages.Error as error:
+                if error.code != "badNonce":
+                    raise
+                log.debug("badNonce, retrying with a fresh nonce")
+        return self._post_once(*args, **kwargs)
+
+
+def _problem_text(error: messages.Error) -> str:
+    text = error.detail or error.description or error.typ
+    for sub in getattr(error, "subproblems", None) or ():
+        ident = getattr(sub.identifier, "value", None)
+        text += f"; {ident}: {sub.detail}"
+    return str(text)
+
+
+def _retry_after(response: requests.Response | None) -> float | None:
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+@contextmanager
+def _translated(action: str, directory_url: str) -> Iterator[None]:
+    """Turn what acme and requests raise into acmevault errors naming the action."""
+    try:
+        yield
+    except AcmeVaultError:
+        raise
+    except messages.Error as error:
+        detail = _problem_text(error)
+        if error.code == "rateLimited":
+            raise CaUnavailable(f"{action}: rate limited by the CA: {detail}") from None
+        if error.code in ("serverInternal",):
+            raise CaUnavailable(f"{action}: the CA failed: {detail}") from None
+        raise CaError(f"{action}: the CA refused ({error.code}): {detail}", error.code) from None
+    except requests.exceptions.SSLError:
+        raise CaUnavailable(
+            f"{action}: TLS verification failed for {directory_url} (is REQUESTS_CA_BUNDLE right?)"
+        ) from None
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
+        raise CaUnavailable(f"{action}: cannot reach the CA at {directory_url}") from None
+    except acme_errors.ClientError as error:
+        response = error.args[0] if error.args and isinstance(error.args[0], requests.Response) else None
+        status = getattr(response, "status_code", None)
+        if status is not None and (status >= 500 or status == 429):
+            raise CaUnavailable(f"{action}: the CA answered HTTP {status}", _retry_after(response)) from None
+        raise CaError(f"{action}: unexpected answer from the CA (HTTP {status})") from None
+    except (acme_errors.Error, jose.errors.DeserializationError, ValueError) as error:
+        raise CaError(f"{action}: unexpected answer from the CA: {type(error).__name__}") from None
+
+
+class AcmeSession:
+    """An ACME account at a directory: register it, order, prove, finalize, revoke."""
+
+    def __init__(self, credential: DirectoryCredential, account_key_pem: str) -> None:
+        self.directory_url = credential.directory_url
+        self._credential = credential
+        self._jwk, alg = _load_jwk(account_key_pem)
+        self._net = _Network(key=self._jwk, alg=alg, user_agent=USER_AGENT, timeout=NETWORK_TIMEOUT)
+        with _translated("fetching the ACME directory", self.directory_url):
+            response = self._net.get(self.directory_url)
+            try:
+                directory = messages.Directory.from_json(response.json())
+            except (ValueError, jose.errors.DeserializationError):
+                raise CaError(f"{self.directory_url} is not an ACME directory") from None
+        for resource in ("newNonce", "newAccount", "newOrder"):
+            if resource not in response.json():
+                raise CaError(f"{self.directory_url} is not an ACME directory (no {resource})")
+        self._client = client.ClientV2(directory, self._net)
+        if credential.account_url:
+            self._net.account = messages.RegistrationResource(body=messages.Registration(), uri=credential.account_url)
+
+    @property
+    def account_url(self) -> str | None:
+        account = self._net.account
+        return None if account is None else str(account.uri)
+
+    @property
+    def account_jwk(self) -> jose.JWK:
+        return self._jwk
+
+    # -- account ---------------------------------------------------------------------------
+
+    def register(self) -> str:
+        """Create the account, binding it with EAB when the credential carries one; return its URL."""
+        cred = self._credential
+        directory = self._client.directory
+        needs_eab = bool(getattr(getattr(directory, "meta", None), "external_account_required", False))
+        if needs_eab and cred.eab_kid is None:
+            raise CredentialRejected(f"{self.directory_url} requires external account binding: give eab_kid and the HMAC key")
+        eab = None
+        if cred.eab_kid is not None and cred.eab_hmac_key is not None:
+            eab = messages.ExternalAccountBinding.from_data(
+                account_public_key=self._jwk.public_key(),
+                kid=cred.eab_kid,
+                hmac_key=cred.eab_hmac_key,
+                directory=directory,
+                hmac_alg=cred.eab_hmac_alg,
+            )
+        registration = messages.NewRegistration.from_data(
+            email=None,
+            terms_of_service_agreed=True,
+            external_account_binding=eab,
+        )
+        if cred.contact:
+            registration = registration.update(contact=tuple(cred.contact))
+        try:
+            with _translated("registering the ACME account", self.directory_url):
+                regr = self._client.new_account(registration)
+        except CaError as error:
+            if error.problem_type in ("unauthorized", "malformed", "externalAccountRequired", "badPublicKey"):
+                raise CredentialRejected(
+                    f"the CA rejected the credential (check eab_kid and eab_hmac_key): {error.message}",
+                    error.problem_type,
+                ) from None
+            raise
+        except acme_errors.ConflictError as conflict:
+            # The key already has an account here: use it.
+            self._net.account = messages.RegistrationResource(body=messages.Registration(), uri=conflict.location)
+            return str(conflict.location)
+        return str(regr.uri)
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def new_order(self, csr_pem: bytes, profile: str | None = None) -> Order:
+        self._require_account()
+        with _translated("placing the order", self.directory_url):
+            resource = self._client.new_order(csr_pem, profile=profile)
+        return Order(url=str(resource.uri), resource=resource, authorizations=tuple(resource.authorizations))
+
+    def dns_challenge(self, authz: messages.AuthorizationResource) -> DnsChallenge:
+        domain = str(authz.body.identifier.value)
+        for challb in authz.body.challenges:
+            if isinstance(challb.chall, challenges.DNS01):
+                return DnsChallenge(
+                    domain=domain,
+                    record_name=challb.chall.validation_domain_name(domain),
+                    record_value=challb.chall.validation(self._jwk),
+                    authorization_url=str(authz.uri),
+                    challenge=challb,
+                )
+        raise AuthorizationRequired(domain)
+
+    def answer(self, challenge: DnsChallenge) -> None:
+        with _translated(f"answering the dns-01 challenge for {challenge.domain}", self.directory_url):
+            self._client.answer_challenge(challenge.challenge, challenge.challenge.chall.response(self._jwk))
+
+    def wait_for_authorization(self, url: str, deadline: float) -> None:
+        """Poll one authorization until it leaves 'pending'; fail with the CA's reason if not valid."""
+
+        def fetch() -> tuple[messages.Authorization, requests.Response]:
+            response = self._post_as_get(url)
+            return messages.Authorization.from_json(response.json()), response
+
+        authz = self._poll(fetch, lambda a: a.status != messages.STATUS_PENDING, deadline, f"authorization {url}")
+        if authz.status != messages.STATUS_VALID:
+            domain = authz.identifier.value
+            reasons = [_problem_text(c.error) for c in authz.challenges if c.error is not None]
+            raise ChallengeFailed(f"{domain}: validation failed: {'; '.join(reasons) or authz.status}")
+
+    def finalize(self, order: Order, deadline: float) -> str:
+        """Send the CSR, wait for the certificate, return the full chain PEM."""
+        with _translated("finalizing the order", self.directory_url):
+            csr = messages.CertificateRequest(csr=_load_csr(order.resource.csr_pem))
+            response = self._net.post(order.resource.body.finalize, csr, new_nonce_url=self._new_nonce_url)
+            body = messages.Order.from_json(response.json())
+
+        def fetch() -> tuple[messages.Order, requests.Response]:
+            r = self._post_as_get(order.url)
+            return messages.Order.from_json(r.json()), r
+
+        if body.status not in (messages.STATUS_VALID, messages.STATUS_INVALID):
+            body = self._poll(
+                fetch,
+                lambda o: o.status in (messages.STATUS_VALID, messages.STATUS_INVALID),
+                deadline,
+                f"order {order.url}",
+                retry_after=_retry_after(response),
+            )
+        if body.status == messages.STATUS_INVALID or body.certificate is None:
+            reason = _problem_text(body.error) if body.error is not None else "no reason given"
+            raise CaError(f"order {order.url} became invalid: {reason}")
+        with _translated("downloading the certificate", self.directory_url):
+            return str(self._post_as_get(body.certificate).text)
+
+    def revoke(self, certificate_pem: str, reason: int) -> None:
+        from cryptography import x509
+
+        self._require_account()
+        with _translated("revoking the certificate", self.directory_url):
+            self._client.revoke(x509.load_pem_x509_certificate(certificate_pem.encode()), reason)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @property
+    def _new_nonce_url(self) -> str:
+        return str(self._client.directory["newNonce"])
+
+    def _post_as_get(self, url: str) -> requests.Response:
+        return self._net.post(url, None, new_nonce_url=self._new_nonce_url)
+
+    def _require_account(self) -> None:
+        if self._net.account is None:
+            raise CredentialRejected("the directory has no ACME account yet; register it first")
+
+    def _poll(
+        self,
+        fetch: Callable[[], tuple[T, requests.Response]],
+        done: Callable[[T], bool],
+        deadline: float,
+        what: str,
+        retry_after: float | None = None,
+    ) -> T:
+        """The one polling loop: wait Retry-After when the CA gives one, else back off from 5 ms."""
+        delay = FIRST_POLL_DELAY
+        wait = retry_after if retry_after is not None else delay
+        while True:
+            if time.monotonic() + wait > deadline:
+                raise CaUnavailable(f"timed out waiting for {what}", retry_after=wait)
+            time.sleep(wait)
+            with _translated(f"polling {what}", self.directory_url):
+                value, response = fetch()
+            if done(value):
+                return value
+            delay = min(delay * 2, MAX_POLL_DELAY)
+            hinted = _retry_after(response)
+            wait = hinted if hinted is not None else delay
+
+
+def _load_csr(pem: bytes) -> Any:
+    from cryptography import x509
+
+    return x509.load_pem_x509_csr(pem)

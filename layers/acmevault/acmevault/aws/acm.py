@@ -1,0 +1,40 @@
+"""AWS Certificate Manager: import, and re-import into the same ARN on renewal."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..keys import CertificateBundle
+from .clients import client, error_code, translated
+
+log = logging.getLogger(__name__)
+
+
+class AcmImporter:
+    def import_certificate(self, region: str, name: str, bundle: CertificateBundle, arn: str | None) -> str:
+        """Import the bundle with its full chain; with ``arn``, replace that certificate in place.
+
+        The bundle was checked (key matches, chain complete) when it was built: ACM
+        refuses a mismatch, moto does not, so we never rely on ACM to catch it.
+        """
+        acm = client("acm", region)
+        args: dict[str, Any] = {
+            "Certificate": bundle.certificate_pem.encode(),
+            "PrivateKey": bundle.private_key_pem.encode(),
+            "CertificateChain": bundle.chain_pem.encode(),
+        }
+        with translated(f"importing certificate {name!r} into ACM in {region}"):
+            if arn:
+                try:
+                    # No Tags on re-import: ACM rejects them there.
+                    return str(acm.import_certificate(CertificateArn=arn, **args)["CertificateArn"])
+                except ClientError as error:
+                    if error_code(error) != "ResourceNotFoundException":
+                        raise
+                    log.warning("ACM certificate was deleted outside acmevault; importing anew",
+                                extra={"certificate": name, "region": region, "arn": arn})
+            tags = [{"Key": "acmevault:certificate", "Value": name}]
+            return str(acm.import_certificate(Tags=tags, **args)["CertificateArn"])

@@ -1,0 +1,51 @@
+"""The issue queue (SQS): one message per certificate to issue or renew."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from ..errors import AwsUnavailable, ValidationError
+from .clients import client, translated
+
+
+def parse_message(body: str) -> str:
+    """The certificate name in an issue message; ValidationError names what is wrong."""
+    from ..model import validate_name
+
+    try:
+        message = json.loads(body)
+    except ValueError:
+        raise ValidationError("message", "is not JSON") from None
+    if not isinstance(message, dict) or "certificate" not in message:
+        raise ValidationError("certificate", "is missing from the message")
+    return validate_name(message["certificate"], "certificate")
+
+
+class IssueQueue:
+    def __init__(self, queue_url: str, region: str | None = None) -> None:
+        self.queue_url = queue_url
+        self._region = region
+
+    def send(self, names: Iterable[str], reason: str) -> int:
+        """Queue the names, ten to a batch; return how many were sent."""
+        sqs = client("sqs", self._region)
+        batch: list[str] = []
+        sent = 0
+        for name in [*names, None]:
+            if name is not None:
+                batch.append(name)
+            if batch and (len(batch) == 10 or name is None):
+                entries = [
+                    {"Id": str(i), "MessageBody": json.dumps({"certificate": n, "reason": reason})}
+                    for i, n in enumerate(batch)
+                ]
+                with translated("queueing certificates for issuance"):
+                    response = sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+                if response.get("Failed"):
+                    failed = ", ".join(batch[int(f["Id"])] for f in response["Failed"])
+                    raise AwsUnavailable(f"SQS did not accept the messages for: {failed}")
+                sent += len(batch)
+                batch = []
+        return sent
+

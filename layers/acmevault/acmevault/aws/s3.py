@@ -1,0 +1,44 @@
+"""Certificate files in S3: certificates/<name>/{cert,chain,fullchain,privkey}.pem and metadata.json."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..keys import CertificateBundle
+from .clients import client, translated
+
+
+def prefix_for(name: str) -> str:
+    return f"certificates/{name}/"
+
+
+class S3Store:
+    def __init__(self, bucket: str, kms_key_id: str | None = None, region: str | None = None) -> None:
+        self.bucket = bucket
+        self._kms_key_id = kms_key_id
+        self._region = region
+
+    def put_bundle(self, name: str, bundle: CertificateBundle, metadata: dict[str, Any]) -> dict[str, str]:
+        """Write the files, metadata.json last so a reader never sees it ahead of the PEMs; return versions."""
+        s3 = client("s3", self._region)
+        prefix = prefix_for(name)
+        files = {
+            "cert.pem": bundle.certificate_pem,
+            "chain.pem": bundle.chain_pem,
+            "fullchain.pem": bundle.fullchain_pem,
+            "privkey.pem": bundle.private_key_pem,
+            "metadata.json": json.dumps(metadata, indent=2, sort_keys=True) + "\n",
+        }
+        encryption: dict[str, str] = {"ServerSideEncryption": "aws:kms"}
+        if self._kms_key_id:
+            encryption["SSEKMSKeyId"] = self._kms_key_id
+        versions: dict[str, str] = {}
+        for filename, body in files.items():
+            content_type = "application/json" if filename.endswith(".json") else "application/x-pem-file"
+            with translated(f"writing s3://{self.bucket}/{prefix}{filename}"):
+                response = s3.put_object(
+                    Bucket=self.bucket, Key=prefix + filename, Body=body.encode(), ContentType=content_type, **encryption
+                )
+            versions[filename] = str(response.get("VersionId", ""))
+        return versions

@@ -1,0 +1,364 @@
+"""The acmevault command: the same use cases as the Lambda functions, straight to AWS or the local stack.
+
+Exit status 0 on success; otherwise a one-line reason on stderr and 1 (2 for bad input).
+The EAB HMAC key is read from stdin or a hidden prompt, never from argv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import AcmeVaultError, ValidationError
+
+DEFAULT_TIMEOUT = 300.0
+LOCAL_DIR = ".acmevault-local"
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    cells = [[str(r.get(c) if r.get(c) is not None else "-") for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _services() -> Any:
+    from .services import services
+
+    return services()
+
+
+# -- directory ---------------------------------------------------------------------------------
+
+
+def _read_hmac(args: argparse.Namespace) -> str:
+    if sys.stdin.isatty():
+        value = getpass.getpass("EAB HMAC key (input hidden): ")
+    else:
+        value = sys.stdin.readline()
+    value = value.strip()
+    if not value:
+        raise ValidationError("eab_hmac_key", "nothing was given on stdin or at the prompt")
+    return value
+
+
+def directory_put(args: argparse.Namespace) -> int:
+    from .model import DirectoryCredential, validate_name
+
+    validate_name(args.name)
+    credential = DirectoryCredential(
+        directory_url=args.url,
+        eab_kid=args.eab_kid,
+        eab_hmac_key=_read_hmac(args) if args.eab_kid is not None else None,
+        eab_hmac_alg=args.hmac_alg,
+        contact=tuple(args.contact or ()),
+    )
+    _progress(f"registering an ACME account at {args.url} ...")
+    stored = _services().accounts.vault(args.name, credential)
+    print(f"directory {args.name} vaulted; ACME account {stored.account_url}")
+    return 0
+
+
+def _directory_view(name: str) -> dict[str, Any]:
+    services = _services()
+    credential = services.directories.get(name)
+    return {"name": name, **credential.public_view(), **services.directories.describe(name)}
+
+
+def directory_list(args: argparse.Namespace) -> int:
+    rows = [_directory_view(n) for n in _services().directories.list()]
+    if args.json:
+        _print_json(rows)
+    else:
+        _table(rows, ("name", "host", "eab_kid", "account_url", "changed"))
+    return 0
+
+
+def directory_show(args: argparse.Namespace) -> int:
+    view = _directory_view(args.name)
+    if args.json:
+        _print_json(view)
+    else:
+        for key, value in view.items():
+            print(f"{key:14} {value}")
+    return 0
+
+
+# -- cert --------------------------------------------------------------------------------------
+
+
+def cert_put(args: argparse.Namespace) -> int:
+    from .issuance import define_certificate
+    from .model import CertificateSpec
+
+    spec = CertificateSpec.parse(
+        args.name,
+        {
+            "domains": args.domain or [],
+            "directory": args.directory,
+            "key_type": args.key_type,
+            "challenge": args.challenge,
+            "hosted_zone_id": args.hosted_zone_id,
+            "acm_regions": args.acm_region or [],
+            "profile": args.profile,
+        },
+    )
+    cert = define_certificate(spec, _services())
+    print(f"certificate {cert.spec.name} defined ({', '.join(cert.spec.domains)}); status {cert.state.status.value}")
+    return 0
+
+
+def _cert_row(cert: Any) -> dict[str, Any]:
+    state = cert.state
+    return {
+        "name": cert.spec.name,
+        "names": ",".join(cert.spec.domains),
+        "key_type": cert.spec.key_type.value,
+        "status": state.status.value,
+        "serial": state.serial,
+        "not_after": state.not_after.strftime("%Y-%m-%d %H:%M") if state.not_after else None,
+        "renew_at": state.renew_at.strftime("%Y-%m-%d %H:%M") if state.renew_at else None,
+        "acm_arn": next(iter(state.acm_arns.values()), None),
+        "s3_prefix": state.s3_prefix,
+        "last_error": state.last_error,
+    }
+
+
+def _cert_json(cert: Any) -> dict[str, Any]:
+    state = cert.state
+    return {
+        "name": cert.spec.name,
+        **cert.spec.to_dict(),
+        "status": state.status.value,
+        "serial": state.serial,
+        "not_before": state.not_before,
+        "not_after": state.not_after,
+        "renew_at": state.renew_at,
+        "acm_arns": dict(state.acm_arns),
+        "s3_prefix": state.s3_prefix,
+        "account_url": state.account_url,
+        "last_error": state.last_error,
+        "consecutive_failures": state.consecutive_failures,
+        "updated_at": state.updated_at,
+    }
+
+
+def cert_list(args: argparse.Namespace) -> int:
+    certs = list(_services().certificates.all())
+    if args.json:
+        _print_json([_cert_json(c) for c in certs])
+    else:
+        _table([_cert_row(c) for c in certs], ("name", "names", "key_type", "status", "serial", "not_after", "acm_arn"))
+    return 0
+
+
+def cert_show(args: argparse.Namespace) -> int:
+    cert = _services().certificates.get(args.name)
+    if args.json:
+        _print_json(_cert_json(cert))
+    else:
+        for key, value in _cert_json(cert).items():
+            print(f"{key:21} {value if value not in (None, [], {}) else '-'}")
+    return 0
+
+
+def _issue(names: Sequence[str], timeout: float) -> int:
+    from .issuance import issue_certificate
+
+    services = _services()
+    failures = 0
+    for index, name in enumerate(names, 1):
+        started = time.monotonic()
+        prefix = f"[{index}/{len(names)}] " if len(names) > 1 else ""
+        _progress(f"{prefix}issuing {name} ...")
+        try:
+            cert = issue_certificate(name, services, time.monotonic() + timeout)
+        except AcmeVaultError as error:
+            failures += 1
+            _progress(f"{prefix}{name}: failed: {error.message}")
+            if len(names) == 1:
+                raise
+            continue
+        elapsed = time.monotonic() - started
+        _progress(f"{prefix}{name}: issued serial {cert.state.serial} in {elapsed:.2f} s")
+    return 1 if failures else 0
+
+
+def cert_issue(args: argparse.Namespace) -> int:
+    return _issue([args.name], args.timeout)
+
+
+def cert_delete(args: argparse.Namespace) -> int:
+    _services().certificates.delete(args.name)
+    print(f"certificate {args.name} is no longer managed (ACM and S3 copies are left in place)")
+    return 0
+
+
+def renew(args: argparse.Namespace) -> int:
+    if not args.due:
+        raise ValidationError("--due", "say which certificates to renew: 'acmevault renew --due'")
+    due = list(_services().certificates.due(datetime.now(UTC)))
+    if not due:
+        _progress("no certificate is due for renewal")
+        return 0
+    return _issue(due, args.timeout)
+
+
+# -- local -------------------------------------------------------------------------------------
+
+
+def _stack(args: argparse.Namespace) -> Any:
+    from .local_stack import LocalStack
+
+    return LocalStack(Path(args.state_dir).resolve())
+
+
+def local_up(args: argparse.Namespace) -> int:
+    _progress("starting Pebble (EAB required) and moto on 127.0.0.1 ...")
+    variables = _stack(args).up()
+    for key, value in variables.items():
+        print(f"export {key}={value}")
+    _progress(f"local stack up; state in {args.state_dir}; stop it with 'acmevault local down'")
+    return 0
+
+
+def local_down(args: argparse.Namespace) -> int:
+    stopped = _stack(args).down()
+    _progress(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+    return 0
+
+
+def local_invoke(args: argparse.Namespace) -> int:
+    from .local_invoke import find_function, invoke, load_event
+
+    definition = find_function(Path(args.template), args.function)
+    event = load_event(Path(args.event))
+    result = invoke(definition, event, _stack(args).env())
+    _print_json(result)
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="acmevault",
+        description="Vault ACME directory credentials and keep certificates fresh in ACM and S3.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what is being done")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    directory = commands.add_parser("directory", help="ACME directory credentials").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    put = directory.add_parser(
+        "put",
+        help="vault a credential and register the ACME account",
+        description="Vault a directory credential. The HMAC key is read from stdin or a hidden prompt.",
+    )
+    put.add_argument("name")
+    put.add_argument("--url", required=True, help="the ACME directory URL (https)")
+    put.add_argument("--eab-kid", help="the External Account Binding key id")
+    put.add_argument("--hmac-alg", default="HS256", choices=("HS256", "HS384", "HS512"))
+    put.add_argument("--contact", action="append", metavar="mailto:...", help="account contact (repeatable)")
+    put.set_defaults(run=directory_put)
+    ls = directory.add_parser("list", help="list vaulted directories")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(run=directory_list)
+    show = directory.add_parser("show", help="show one directory (never its HMAC or account key)")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(run=directory_show)
+
+    cert = commands.add_parser("cert", help="certificates").add_subparsers(dest="action", required=True, metavar="ACTION")
+    cput = cert.add_parser("put", help="create or change a certificate spec")
+    cput.add_argument("name")
+    cput.add_argument("-d", "--domain", action="append", help="a DNS name (repeatable; the first is the CN)")
+    cput.add_argument("--directory", required=True, help="name of a vaulted directory")
+    cput.add_argument("--key-type", default="ec-p256", help="ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096")
+    cput.add_argument("--challenge", default="auto", help="auto | none | dns-01")
+    cput.add_argument("--acm-region", action="append", help="ACM region (repeatable; default the stack's)")
+    cput.add_argument("--hosted-zone-id", help="Route 53 zone for dns-01 (default: longest match)")
+    cput.add_argument("--profile", help="ACME profile name")
+    cput.set_defaults(run=cert_put)
+    for verb, text in (("issue", "issue now"), ("renew", "renew now (same as issue)")):
+        sub = cert.add_parser(verb, help=text)
+        sub.add_argument("name")
+        sub.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds (default %(default)s)")
+        sub.set_defaults(run=cert_issue)
+    cls = cert.add_parser("list", help="list certificates")
+    cls.add_argument("--json", action="store_true")
+    cls.set_defaults(run=cert_list)
+    cshow = cert.add_parser("show", help="show one certificate")
+    cshow.add_argument("name")
+    cshow.add_argument("--json", action="store_true")
+    cshow.set_defaults(run=cert_show)
+    cdel = cert.add_parser("delete", help="stop managing a certificate")
+    cdel.add_argument("name")
+    cdel.set_defaults(run=cert_delete)
+
+    rn = commands.add_parser("renew", help="the scheduled sweep, run here")
+    rn.add_argument("--due", action="store_true", help="renew every certificate whose renewal time has come")
+    rn.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per certificate")
+    rn.set_defaults(run=renew)
+
+    local = commands.add_parser("local", help="the local stack (Pebble + moto)").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    state_dir = os.environ.get("ACMEVAULT_LOCAL_STATE", LOCAL_DIR)
+    up = local.add_parser("up", help="start it and print export lines: eval \"$(acmevault local up)\"")
+    down = local.add_parser("down", help="stop it")
+    inv = local.add_parser("invoke", help="run a function's handler with an event, as sam local invoke")
+    inv.add_argument("function", help="logical id (IssueFunction) or folder name (issue)")
+    inv.add_argument("-e", "--event", required=True, help="event JSON file")
+    inv.add_argument("-t", "--template", default="template.yaml")
+    for sub, run in ((up, local_up), (down, local_down), (inv, local_invoke)):
+        sub.add_argument("--state-dir", default=state_dir, help="where the stack keeps its files (%(default)s)")
+        sub.set_defaults(run=run)
+    return parser
+
+
+_SECRET_FLAGS = ("--eab-hmac", "--hmac-key", "--hmac=", "--eab-hmac-key")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a.startswith(_SECRET_FLAGS) for a in argv):
+        print("acmevault: the EAB HMAC key is never taken from the command line; pipe it on stdin", file=sys.stderr)
+        return 2
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return int(args.run(args))
+    except ValidationError as error:
+        print(f"acmevault: {error.message}", file=sys.stderr)
+        return 2
+    except AcmeVaultError as error:
+        print(f"acmevault: {error.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("acmevault: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Environment → frozen settings, read once per process; fails fast naming the variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from .errors import ConfigurationError
+
+SECRET_PREFIX_DEFAULT = "acmevault/directories/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    table_name: str
+    bucket_name: str
+    kms_key_id: str | None
+    queue_url: str | None
+    secret_prefix: str
+    acm_regions: tuple[str, ...]
+    event_bus: str | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise ConfigurationError(
+                    f"environment variable {name} is not set "
+                    "(for the local stack: eval \"$(acmevault local up)\")"
+                )
+            return value
+
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+        if not region:
+            raise ConfigurationError("environment variable AWS_REGION (or AWS_DEFAULT_REGION) is not set")
+        acm_regions = tuple(r.strip() for r in env.get("ACMEVAULT_ACM_REGIONS", "").split(",") if r.strip())
+        return cls(
+            region=region,
+            table_name=required("ACMEVAULT_TABLE"),
+            bucket_name=required("ACMEVAULT_BUCKET"),
+            kms_key_id=env.get("ACMEVAULT_KMS_KEY_ID") or None,
+            queue_url=env.get("ACMEVAULT_QUEUE_URL") or None,
+            secret_prefix=env.get("ACMEVAULT_SECRET_PREFIX") or SECRET_PREFIX_DEFAULT,
+            acm_regions=acm_regions or (region,),
+            event_bus=env.get("ACMEVAULT_EVENT_BUS") or None,
+        )
+
+
+@cache
+def settings() -> Settings:
+    """The process's settings, read from the environment the first time they are needed."""
+    return Settings.from_env(os.environ)

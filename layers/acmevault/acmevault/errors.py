@@ -1,0 +1,118 @@
+"""One tree of errors. Adapters translate vendor errors (botocore, acme, requests) into it.
+
+Messages name the thing that was wrong and never carry secret material: the
+EAB HMAC key and private keys are not passed to any constructor here.
+"""
+
+from __future__ import annotations
+
+
+class AcmeVaultError(Exception):
+    """Base of every error acmevault raises on purpose."""
+
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationError(AcmeVaultError):
+    """Input that cannot be accepted; nothing was changed."""
+
+    code = "validation_error"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class NotFoundError(AcmeVaultError):
+    code = "not_found"
+
+
+class DirectoryNotFound(NotFoundError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"directory {name!r} does not exist; vault it with 'acmevault directory put {name}'")
+        self.name = name
+
+
+class CertificateNotFound(NotFoundError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"certificate {name!r} does not exist; define it with 'acmevault cert put {name}'")
+        self.name = name
+
+
+class ConflictError(AcmeVaultError):
+    code = "conflict"
+
+
+class CaError(AcmeVaultError):
+    """The ACME server answered, and refused."""
+
+    code = "ca_refused"
+
+    def __init__(self, message: str, problem_type: str | None = None) -> None:
+        super().__init__(message)
+        self.problem_type = problem_type
+
+
+class CredentialRejected(CaError):
+    """The CA refused the directory credential (wrong KID or HMAC, reused binding, ...)."""
+
+    code = "credential_rejected"
+
+
+class AuthorizationRequired(CaError):
+    """challenge=none, but the CA does not hold a valid authorization for a name."""
+
+    code = "authorization_required"
+
+    def __init__(self, domain: str) -> None:
+        super().__init__(
+            f"{domain}: the CA has no valid authorization for this name and challenge is 'none'; "
+            "pre-validate it at the CA or use challenge 'auto' or 'dns-01'"
+        )
+        self.domain = domain
+
+
+class ChallengeFailed(CaError):
+    code = "challenge_failed"
+
+
+class UnavailableError(AcmeVaultError):
+    """A dependency (the CA or AWS) could not be reached or is failing; try again later."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CaUnavailable(UnavailableError):
+    code = "ca_unavailable"
+
+
+class AwsUnavailable(UnavailableError):
+    code = "aws_unavailable"
+
+
+class AwsError(AcmeVaultError):
+    """AWS refused a request (access denied, bad parameter, ...)."""
+
+    code = "aws_error"
+
+
+class DnsError(AcmeVaultError):
+    code = "dns_error"
+
+
+class CertificateRejected(AcmeVaultError):
+    """An issued certificate failed our checks before it was pushed anywhere."""
+
+    code = "certificate_rejected"
+
+
+class ConfigurationError(AcmeVaultError):
+    code = "configuration_error"

@@ -1,0 +1,328 @@
+"""The things acmevault manages, validated at construction.
+
+Every validation error names the field that was wrong. Secret fields are kept out
+of ``repr`` so that a stray log line or traceback cannot show them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ValidationError
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_BASE64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+MAX_DOMAINS = 100
+HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
+
+
+class KeyType(str, Enum):
+    EC_P256 = "ec-p256"
+    EC_P384 = "ec-p384"
+    RSA_2048 = "rsa-2048"
+    RSA_3072 = "rsa-3072"
+    RSA_4096 = "rsa-4096"
+
+
+class Challenge(str, Enum):
+    AUTO = "auto"
+    NONE = "none"
+    DNS_01 = "dns-01"
+
+
+class Status(str, Enum):
+    PENDING = "pending"  # defined, never issued
+    ISSUED = "issued"
+    FAILED = "failed"  # the last attempt failed; a previous certificate may still be serving
+    REVOKED = "revoked"
+
+
+def _enum(enum: type[Enum], field_name: str, value: Any) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in enum)  # type: ignore[attr-defined]
+        raise ValidationError(field_name, f"{value!r} is not one of: {allowed}") from None
+
+
+def validate_name(value: Any, field_name: str = "name") -> str:
+    if not isinstance(value, str) or not NAME_PATTERN.match(value):
+        raise ValidationError(
+            field_name, f"{value!r} is not a valid name (1-63 of a-z, 0-9 and '-', starting with a letter or digit)"
+        )
+    return value
+
+
+def validate_domain(value: Any, field_name: str = "domains") -> str:
+    if not isinstance(value, str):
+        raise ValidationError(field_name, f"{value!r} is not a string")
+    if not value:
+        raise ValidationError(field_name, "a domain name is empty")
+    if not value.isascii():
+        raise ValidationError(
+            field_name, f"{value!r} is not ASCII; give an internationalised name in its IDNA form (xn--...)"
+        )
+    domain = value.lower().rstrip(".")
+    try:
+        ipaddress.ip_address(domain.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        raise ValidationError(field_name, f"{value!r} is an IP address; only DNS names are supported")
+    if len(domain) > 253:
+        raise ValidationError(field_name, f"{value!r} is longer than 253 characters")
+    labels = domain.split(".")
+    if labels[0] == "*":
+        labels = labels[1:]
+    if len(labels) < 2:
+        raise ValidationError(field_name, f"{value!r} is not a fully qualified domain name")
+    for label in labels:
+        if not _LABEL.match(label):
+            raise ValidationError(
+                field_name,
+                f"{value!r} is not a valid domain name (label {label!r}; a wildcard is allowed only as '*.' at the start)",
+            )
+    return domain
+
+
+def validate_domains(values: Any) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise ValidationError("domains", "must be a list of domain names")
+    if not values:
+        raise ValidationError("domains", "at least one domain name is required")
+    if len(values) > MAX_DOMAINS:
+        raise ValidationError("domains", f"{len(values)} names given; at most {MAX_DOMAINS} are allowed")
+    domains = tuple(validate_domain(v) for v in values)
+    seen: set[str] = set()
+    for domain in domains:
+        if domain in seen:
+            raise ValidationError("domains", f"{domain!r} is listed twice")
+        seen.add(domain)
+    return domains
+
+
+def validate_region(value: Any, field_name: str = "acm_regions") -> str:
+    if not isinstance(value, str) or not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", value):
+        raise ValidationError(field_name, f"{value!r} is not an AWS region name")
+    return value
+
+
+def decode_base64url(value: str) -> bytes:
+    padded = value.rstrip("=") + "=" * (-len(value.rstrip("=")) % 4)
+    return base64.urlsafe_b64decode(padded)
+
+
+@dataclass(frozen=True)
+class DirectoryCredential:
+    """One complete credential set for an ACME directory: a Secrets Manager version."""
+
+    directory_url: str
+    eab_kid: str | None = None
+    eab_hmac_key: str | None = field(default=None, repr=False)
+    eab_hmac_alg: str = "HS256"
+    contact: tuple[str, ...] = ()
+    account_key: str | None = field(default=None, repr=False)
+    account_url: str | None = None
+
+    def __post_init__(self) -> None:
+        self._check_url()
+        if (self.eab_kid is None) != (self.eab_hmac_key is None):
+            missing = "eab_hmac_key" if self.eab_hmac_key is None else "eab_kid"
+            raise ValidationError(missing, "eab_kid and eab_hmac_key are given together or not at all")
+        if self.eab_kid is not None:
+            kid = self.eab_kid
+            if not kid or not kid.isascii() or not kid.isprintable() or " " in kid or len(kid) > 512:
+                raise ValidationError("eab_kid", "must be 1-512 printable ASCII characters without spaces")
+        if self.eab_hmac_key is not None:
+            self._check_hmac(self.eab_hmac_key)
+        if self.eab_hmac_alg not in HMAC_ALGORITHMS:
+            raise ValidationError("eab_hmac_alg", f"{self.eab_hmac_alg!r} is not one of: {', '.join(HMAC_ALGORITHMS)}")
+        for uri in self.contact:
+            if not isinstance(uri, str) or not re.match(r"^mailto:[^@\s]+@[^@\s]+$", uri):
+                raise ValidationError("contact", f"{uri!r} is not a mailto: URI")
+
+    def _check_url(self) -> None:
+        if not isinstance(self.directory_url, str):
+            raise ValidationError("directory_url", "must be a string")
+        parts = urlsplit(self.directory_url)
+        if parts.scheme != "https":
+            raise ValidationError("directory_url", f"{self.directory_url!r} is not an https URL")
+        if not parts.hostname:
+            raise ValidationError("directory_url", f"{self.directory_url!r} has no host")
+        if parts.username or parts.password:
+            raise ValidationError("directory_url", "must not carry a user name or password")
+
+    @staticmethod
+    def _check_hmac(value: str) -> None:
+        # The message never quotes the value: it is the secret.
+        if not isinstance(value, str) or not _BASE64URL.match(value):
+            raise ValidationError("eab_hmac_key", "is not base64url (A-Z, a-z, 0-9, '-' and '_')")
+        try:
+            decoded = decode_base64url(value)
+        except (binascii.Error, ValueError):
+            raise ValidationError("eab_hmac_key", "does not decode as base64url") from None
+        if len(decoded) < 16:
+            raise ValidationError("eab_hmac_key", f"decodes to {len(decoded)} bytes; an EAB MAC key has at least 16")
+
+    @property
+    def needs_registration(self) -> bool:
+        return self.account_key is None or self.account_url is None
+
+    def with_account(self, account_key: str, account_url: str) -> DirectoryCredential:
+        return replace(self, account_key=account_key, account_url=account_url)
+
+    def to_secret(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"directory_url": self.directory_url, "eab_hmac_alg": self.eab_hmac_alg}
+        optional = {
+            "eab_kid": self.eab_kid,
+            "eab_hmac_key": self.eab_hmac_key,
+            "contact": list(self.contact) or None,
+            "account_key": self.account_key,
+            "account_url": self.account_url,
+        }
+        data.update({k: v for k, v in optional.items() if v is not None})
+        return data
+
+    @classmethod
+    def from_secret(cls, data: Mapping[str, Any]) -> DirectoryCredential:
+        if not isinstance(data, Mapping):
+            raise ValidationError("secret", "a directory secret must be a JSON object")
+        unknown = set(data) - {
+            "directory_url",
+            "eab_kid",
+            "eab_hmac_key",
+            "eab_hmac_alg",
+            "contact",
+            "account_key",
+            "account_url",
+        }
+        if unknown:
+            raise ValidationError(sorted(unknown)[0], "is not a field of a directory secret")
+        if "directory_url" not in data:
+            raise ValidationError("directory_url", "is required")
+        contact = data.get("contact") or ()
+        if isinstance(contact, str) or not isinstance(contact, Sequence):
+            raise ValidationError("contact", "must be a list of mailto: URIs")
+        return cls(
+            directory_url=data["directory_url"],
+            eab_kid=data.get("eab_kid"),
+            eab_hmac_key=data.get("eab_hmac_key"),
+            eab_hmac_alg=data.get("eab_hmac_alg") or "HS256",
+            contact=tuple(contact),
+            account_key=data.get("account_key"),
+            account_url=data.get("account_url"),
+        )
+
+    def public_view(self) -> dict[str, Any]:
+        """What may be shown to a person: no HMAC key, no account key, a masked KID."""
+        kid = self.eab_kid
+        masked = None if kid is None else (kid[:4] + "…" if len(kid) > 8 else "…")
+        return {
+            "directory_url": self.directory_url,
+            "host": urlsplit(self.directory_url).hostname,
+            "eab_kid": masked,
+            "eab_hmac_alg": self.eab_hmac_alg,
+            "contact": list(self.contact),
+            "account_url": self.account_url,
+        }
+
+
+SPEC_FIELDS = ("domains", "directory", "key_type", "challenge", "hosted_zone_id", "acm_regions", "profile")
+
+
+@dataclass(frozen=True)
+class CertificateSpec:
+    name: str
+    domains: tuple[str, ...]
+    directory: str
+    key_type: KeyType = KeyType.EC_P256
+    challenge: Challenge = Challenge.AUTO
+    hosted_zone_id: str | None = None
+    acm_regions: tuple[str, ...] = ()
+    profile: str | None = None
+
+    @classmethod
+    def parse(cls, name: Any, data: Mapping[str, Any]) -> CertificateSpec:
+        """Build a spec from untrusted input (API body, CLI flags, table item)."""
+        if not isinstance(data, Mapping):
+            raise ValidationError("body", "must be a JSON object")
+        unknown = sorted(set(data) - set(SPEC_FIELDS) - {"name"})
+        if unknown:
+            raise ValidationError(unknown[0], f"is not a field of a certificate (fields: {', '.join(SPEC_FIELDS)})")
+        for required in ("domains", "directory"):
+            if data.get(required) in (None, "", []):
+                raise ValidationError(required, "is required")
+        zone = data.get("hosted_zone_id")
+        if zone is not None and (not isinstance(zone, str) or not re.match(r"^(/hostedzone/)?[A-Z0-9]{1,32}$", zone)):
+            raise ValidationError("hosted_zone_id", f"{zone!r} is not a Route 53 hosted zone id")
+        regions = data.get("acm_regions") or ()
+        if isinstance(regions, str) or not isinstance(regions, Sequence):
+            raise ValidationError("acm_regions", "must be a list of AWS region names")
+        profile = data.get("profile")
+        if profile is not None and (not isinstance(profile, str) or not re.match(r"^[A-Za-z0-9._-]{1,64}$", profile)):
+            raise ValidationError("profile", f"{profile!r} is not an ACME profile name")
+        return cls(
+            name=validate_name(name),
+            domains=validate_domains(data["domains"]),
+            directory=validate_name(data["directory"], "directory"),
+            key_type=_enum(KeyType, "key_type", data.get("key_type") or KeyType.EC_P256.value),
+            challenge=_enum(Challenge, "challenge", data.get("challenge") or Challenge.AUTO.value),
+            hosted_zone_id=zone.rsplit("/", 1)[-1] if zone else None,
+            acm_regions=tuple(dict.fromkeys(validate_region(r) for r in regions)),
+            profile=profile,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "domains": list(self.domains),
+            "directory": self.directory,
+            "key_type": self.key_type.value,
+            "challenge": self.challenge.value,
+            "hosted_zone_id": self.hosted_zone_id,
+            "acm_regions": list(self.acm_regions),
+            "profile": self.profile,
+        }
+
+
+@dataclass(frozen=True)
+class CertificateState:
+    """What acmevault knows about the certificate currently serving for a spec."""
+
+    status: Status = Status.PENDING
+    serial: str | None = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    renew_at: datetime | None = None
+    acm_arns: Mapping[str, str] = field(default_factory=dict)
+    s3_prefix: str | None = None
+    account_url: str | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Certificate:
+    spec: CertificateSpec
+    state: CertificateState = field(default_factory=CertificateState)
+
+
+def default_renew_at(not_before: datetime, not_after: datetime) -> datetime:
+    """Renew when a third of the lifetime remains (half for lifetimes under 10 days).
+
+    A fraction, not a fixed number of days, so 6-day, 47-day, 90-day and 1-year
+    certificates all renew once per lifetime instead of looping.
+    """
+    lifetime = not_after - not_before
+    remaining = lifetime / 2 if lifetime < timedelta(days=10) else lifetime / 3
+    return not_after - remaining
