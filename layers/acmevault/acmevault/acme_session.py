@@ -122,8 +122,8 @@ def _translated(action: str, directory_url: str) -> Iterator[None]:
     """Turn what acme and requests raise into acmevault errors naming the action."""
     try:
         yield
-    except AcmeVaultError:
-        raise
+    except (AcmeVaultError, acme_errors.ConflictError):
+        raise  # ours already, or an "account exists" answer the caller handles
     except messages.Error as error:
         detail = _problem_text(error)
         if error.code == "rateLimited":
@@ -142,7 +142,7 @@ def _translated(action: str, directory_url: str) -> Iterator[None]:
         status = getattr(response, "status_code", None)
         if status is not None and (status >= 500 or status == 429):
             raise CaUnavailable(f"{action}: the CA answered HTTP {status}", _retry_after(response)) from None
-        raise CaError(f"{action}: unexpected answer from the CA (HTTP {status})") from None
+        raise CaError(f"{action}: unexpected answer from the CA" + (f" (HTTP {status})" if status else "")) from None
     except (acme_errors.Error, jose.errors.DeserializationError, ValueError) as error:
         raise CaError(f"{action}: unexpected answer from the CA: {type(error).__name__}") from None
 
@@ -156,13 +156,14 @@ class AcmeSession:
         self._jwk, alg = _load_jwk(account_key_pem)
         self._net = _Network(key=self._jwk, alg=alg, user_agent=USER_AGENT, timeout=NETWORK_TIMEOUT)
         with _translated("fetching the ACME directory", self.directory_url):
-            response = self._net.get(self.directory_url)
+            response = self._net.get(self.directory_url, content_type=None)
             try:
-                directory = messages.Directory.from_json(response.json())
+                document = response.json()
+                directory = messages.Directory.from_json(document)
             except (ValueError, jose.errors.DeserializationError):
-                raise CaError(f"{self.directory_url} is not an ACME directory") from None
+                raise CaError(f"{self.directory_url} is not an ACME directory (its answer is not one)") from None
         for resource in ("newNonce", "newAccount", "newOrder"):
-            if resource not in response.json():
+            if not isinstance(document, dict) or resource not in document:
                 raise CaError(f"{self.directory_url} is not an ACME directory (no {resource})")
         self._client = client.ClientV2(directory, self._net)
         if credential.account_url:
@@ -202,6 +203,7 @@ class AcmeSession:
         )
         if cred.contact:
             registration = registration.update(contact=tuple(cred.contact))
+        self._net.account = None  # newAccount is signed with the JWK, never a kid
         try:
             with _translated("registering the ACME account", self.directory_url):
                 regr = self._client.new_account(registration)
