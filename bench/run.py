@@ -25,6 +25,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +142,13 @@ def run(argv: list[str], env: dict[str, str], log: Path, stdin: str | None = Non
         out.flush()
         try:
             result = subprocess.run(
-                argv, env=env, input=stdin.encode() if stdin else None, stdout=out, stderr=out, timeout=RUN_TIMEOUT
+                argv,
+                check=False,
+                env=env,
+                input=stdin.encode() if stdin else None,
+                stdout=out,
+                stderr=out,
+                timeout=RUN_TIMEOUT,
             )
         except subprocess.TimeoutExpired:
             raise BenchError(f"{argv[0]} {argv[1]}: no answer within {RUN_TIMEOUT:.0f} s (log: {log})") from None
@@ -187,8 +195,6 @@ class _Acmevault(Tool):
         return f"bench-{self.name}-{index}"
 
     def version(self) -> str:
-        from importlib.metadata import version
-
         return f"acmevault {version('acmevault')} (acme {version('acme')}, boto3 {version('boto3')})"
 
     def setup(self) -> None:
@@ -436,8 +442,10 @@ def machine() -> dict[str, Any]:
 def markdown(results: dict[str, Any]) -> str:
     host = results["machine"]
     lines = [
-        f"Issuance wall time per certificate, {results['runs']} certificates per tool "
-        f"(Pebble {results['pebble']}, always-valid challenges, on 127.0.0.1).",
+        (
+            f"Issuance wall time per certificate, {results['runs']} certificates per tool "
+            f"(Pebble {results['pebble']}, always-valid challenges, on 127.0.0.1)."
+        ),
         f"Machine: {host['nproc']} CPUs ({host['cpu']}), Python {host['python']}, {host['platform']}.",
         "",
         "| tool | version | median (s) | min (s) | p90 (s) | max (s) | warm-up (s) |",
@@ -448,10 +456,12 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {name} | {tool['version']} | {figures} |")
     lines += [
         "",
-        "Each figure is one issuance, timed from start to certificate in hand: new key, order, challenge, "
-        "finalize, download, store. acmevault stores in S3, ACM and DynamoDB (moto) and proves dns-01 in "
-        "Route 53 (moto); certbot and lego write files. Warm-up: the untimed first issuance (lego registers "
-        "its account in it).",
+        (
+            "Each figure is one issuance, timed from start to certificate in hand: new key, order, challenge, "
+            "finalize, download, store. acmevault stores in S3, ACM and DynamoDB (moto) and proves dns-01 in "
+            "Route 53 (moto); certbot and lego write files. Warm-up: the untimed first issuance (lego registers "
+            "its account in it)."
+        ),
     ]
     return "\n".join(lines)
 
@@ -485,11 +495,15 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         ensure_certbot()
 
     work = Path(tempfile.mkdtemp(prefix="acmevault-bench-"))
+    ports: set[int] = set()
+    while len(ports) < 3:  # the kernel may hand the same free port out twice
+        ports.add(free_port())
+    pebble_port, management_port, moto_port = sorted(ports)
     stack = LocalStack(
         work / "stack",
-        pebble_port=free_port(),
-        management_port=free_port(),
-        moto_port=free_port(),
+        pebble_port=pebble_port,
+        management_port=management_port,
+        moto_port=moto_port,
         name="acmevault-bench",
         pebble_env=PEBBLE_ENV,
     )
@@ -504,7 +518,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         tools = {name: measure(TOOL_CLASSES[name](ctx), args.runs) for name in args.tools}
         failed = False
     finally:
-        stack.down(quiet=True)
+        stack.down()
         if failed:
             progress(f"logs kept in {work}")
         else:
@@ -522,6 +536,8 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # A plain `kill` stops the stack too: SystemExit unwinds through benchmark()'s finally.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         ensure_project_python()
         from acmevault.errors import AcmeVaultError
@@ -533,6 +549,9 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as error:
         progress(f"bench: {error}")
         return 1
+    except KeyboardInterrupt:
+        progress("bench: interrupted")
+        return 130
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(markdown(results))

@@ -149,7 +149,10 @@ def cli(stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mo
     def run(*argv: str, stdin: str = "") -> CliResult:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         capsys.readouterr()
-        code = main(list(argv))
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:  # argparse's own usage errors
+            code = int(exit_.code or 0)
         out, err = capsys.readouterr()
         leaks = find_secrets(out + err)
         assert not leaks, f"acmevault {argv[0]} printed {leaks}"

@@ -166,7 +166,8 @@ def cert_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([_cert_json(c) for c in certs])
     else:
-        _table([_cert_row(c) for c in certs], ("name", "names", "key_type", "status", "serial", "not_after", "acm_arn"))
+        columns = ("name", "names", "key_type", "status", "serial", "not_after", "acm_arn", "s3_prefix")
+        _table([_cert_row(c) for c in certs], columns)
     return 0
 
 

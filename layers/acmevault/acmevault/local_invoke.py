@@ -19,32 +19,29 @@ from typing import Any
 from .errors import ConfigurationError
 
 
-class _CfnLoader:
-    """A YAML SafeLoader that keeps CloudFormation tags (!Ref, !Sub, ...) as {'Fn': value} markers."""
+def load_template(text: str) -> Any:
+    """YAML with CloudFormation's short tags (!Ref, !Sub, ...) kept as {'Fn::Tag': value}."""
+    import yaml
 
-    @staticmethod
-    def load(text: str) -> Any:
-        import yaml
+    class Loader(yaml.SafeLoader):
+        pass
 
-        class Loader(yaml.SafeLoader):
-            pass
+    def construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {"Fn::" + suffix: value}
 
-        def construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-            if isinstance(node, yaml.ScalarNode):
-                value: Any = loader.construct_scalar(node)
-            elif isinstance(node, yaml.SequenceNode):
-                value = loader.construct_sequence(node, deep=True)
-            else:
-                value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-            return {"Fn::" + suffix: value}
-
-        Loader.add_multi_constructor("!", construct)
-        return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+    Loader.add_multi_constructor("!", construct)
+    return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 @dataclass
 class FakeContext:
-    """The parts of the Lambda context object handlers use."""
+    """The parts of the Lambda context object that handlers and Powertools use."""
 
     function_name: str
     memory_limit_in_mb: int = 256
@@ -52,15 +49,12 @@ class FakeContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = ""
     log_stream_name: str = "local"
+    function_version: str = "$LATEST"
     _started: float = field(default_factory=time.monotonic)
 
     @property
     def invoked_function_arn(self) -> str:
         return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-
-    @property
-    def function_version(self) -> str:
-        return "$LATEST"
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
@@ -76,25 +70,32 @@ class FunctionDefinition:
     memory: int
 
 
+def _number(value: Any, default: int) -> int:
+    return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else default
+
+
 def functions(template_path: Path) -> dict[str, FunctionDefinition]:
-    template = _CfnLoader.load(template_path.read_text())
+    try:
+        template = load_template(template_path.read_text())
+    except FileNotFoundError:
+        raise ConfigurationError(f"{template_path} does not exist (run from the repository root, or give -t)") from None
     defaults = template.get("Globals", {}).get("Function", {})
     found = {}
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
-        props = {**defaults, **resource.get("Properties", {})}
-        env = {
-            **defaults.get("Environment", {}).get("Variables", {}),
-            **resource.get("Properties", {}).get("Environment", {}).get("Variables", {}),
-        }
+        own = resource.get("Properties", {})
+        props = {**defaults, **own}
         found[logical_id] = FunctionDefinition(
             logical_id=logical_id,
             code_dir=template_path.parent / str(props["CodeUri"]),
             handler=str(props["Handler"]),
-            environment=env,
-            timeout=int(props.get("Timeout", 3)) if not isinstance(props.get("Timeout"), dict) else 300,
-            memory=int(props.get("MemorySize", 128)) if not isinstance(props.get("MemorySize"), dict) else 256,
+            environment={
+                **defaults.get("Environment", {}).get("Variables", {}),
+                **own.get("Environment", {}).get("Variables", {}),
+            },
+            timeout=_number(props.get("Timeout"), 3),
+            memory=_number(props.get("MemorySize"), 128),
         )
     return found
 
@@ -113,70 +114,6 @@ def resolved_environment(definition: FunctionDefinition, stack_env: dict[str, st
     """The template's literal values, then the local stack's (which stand in for !Ref and !GetAtt)."""
     literal = {k: str(v) for k, v in definition.environment.items() if isinstance(v, (str, int, float, bool))}
     return {**literal, **stack_env}
-
-
-def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-
-    @property
-    def function_version(self) -> str:
-        return "$LATEST"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
-
-
-@dataclass(frozen=True)
-class FunctionDefinition:
-    logical_id: str
-    code_dir: Path
-    handler: str
-    environment: dict[str, Any]
-    timeout: int
-    memory: int
-
-
-def functions(template_path: Path) -> dict[str, FunctionDefinition]:
-    template = _CfnLoader.load(template_path.read_text())
-    defaults = template.get("Globals", {}).get("Function", {})
-    found = {}
-    for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        props = {**defaults, **resource.get("Properties", {})}
-        env = {
-            **defaults.get("Environment", {}).get("Variables", {}),
-            **resource.get("Properties", {}).get("Environment", {}).get("Variables", {}),
-        }
-        found[logical_id] = FunctionDefinition(
-            logical_id=logical_id,
-            code_dir=template_path.parent / str(props["CodeUri"]),
-            handler=str(props["Handler"]),
-            environment=env,
-            timeout=int(props.get("Timeout", 3)) if not isinstance(props.get("Timeout"), dict) else 300,
-            memory=int(props.get("MemorySize", 128)) if not isinstance(props.get("MemorySize"), dict) else 256,
-        )
-    return found
-
-
-def find_function(template_path: Path, name: str) -> FunctionDefinition:
-    """By logical id (IssueFunction) or by folder name (issue)."""
-    defined = functions(template_path)
-    for definition in defined.values():
-        if name in (definition.logical_id, definition.code_dir.name):
-            return definition
-    names = ", ".join(sorted(defined))
-    raise ConfigurationError(f"no function {name!r} in {template_path} (functions: {names})")
-
-
-def resolved_environment(definition: FunctionDefinition, stack_env: dict[str, str]) -> dict[str, str]:
-    env = {}
-    for key, value in definition.environment.items():
-        if isinstance(value, (str, int, float, bool)):
-            env[key] = str(value)
-        elif key in stack_env:
-            env[key] = stack_env[key]
-    return {**stack_env, **{k: v for k, v in env.items() if k not in stack_env or not k.startswith("ACMEVAULT_")}}
 
 
 def invoke(definition: FunctionDefinition, event: Any, stack_env: dict[str, str]) -> Any:

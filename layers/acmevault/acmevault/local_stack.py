@@ -31,6 +31,15 @@ DEMO_ZONES = ("example.com", "example.org")
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -80,7 +89,12 @@ class LocalStack:
         if not os.path.exists(pebble):
             raise ConfigurationError("Pebble is not installed: apt-get install pebble")
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.down(quiet=True)
+        self.down()
+        for port in (self.pebble_port, self.management_port, self.moto_port):
+            if not _port_free(port):
+                raise ConfigurationError(
+                    f"127.0.0.1:{port} is in use (another local stack? stop it with 'acmevault local down')"
+                )
         self._write_tls()
         self._write_pebble_config()
         env = {
@@ -95,13 +109,13 @@ class LocalStack:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)],
             {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
         )
-        self._wait(lambda: self._get(self.directory_url, tls=True), "Pebble")
+        self._wait(lambda: self._get(self.directory_url, tls=True), "pebble")
         self._wait(lambda: self._get(self.endpoint_url + "/moto-api/", tls=False), "moto")
         variables = self._provision()
         (self.state_dir / "env").write_text("".join(f"export {k}={v}\n" for k, v in variables.items()))
         return variables
 
-    def down(self, quiet: bool = False) -> list[str]:
+    def down(self) -> list[str]:
         stopped = []
         for service in ("pebble", "moto"):
             pid_file = self.state_dir / f"{service}.pid"
@@ -151,12 +165,16 @@ class LocalStack:
         except OSError:
             return False
 
-    def _wait(self, ready: Any, what: str, seconds: float = 30) -> None:
+    def _wait(self, ready: Any, service: str, seconds: float = 30) -> None:
         deadline = time.monotonic() + seconds
+        pid = int((self.state_dir / f"{service}.pid").read_text())
         while not ready():
-            if time.monotonic() > deadline:
-                log_tail = (self.state_dir / f"{what.lower()}.log").read_text()[-2000:]
-                raise ConfigurationError(f"{what} did not start within {seconds:.0f} s:\n{log_tail}")
+            exited = os.waitpid(pid, os.WNOHANG)[0] == pid
+            if exited or time.monotonic() > deadline:
+                self.down()
+                log_tail = (self.state_dir / f"{service}.log").read_text()[-1500:]
+                why = "exited" if exited else f"did not answer within {seconds:.0f} s"
+                raise ConfigurationError(f"{service} {why}; the end of its log:\n{log_tail}")
             time.sleep(0.05)
 
     def _write_tls(self) -> None:

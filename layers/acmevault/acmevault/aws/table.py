@@ -87,17 +87,25 @@ class CertificateTable:
         names = {f"#{k}": k for k in values}
         sets = [f"#{k} = :{k}" for k in values if values[k] not in (None, [])]
         removes = [f"#{k}" for k in values if values[k] in (None, [])]
-        expression = "SET " + ", ".join([*sets, "#status = if_not_exists(#status, :pending)"])
+        # A new certificate is due at once, so the scheduled sweep issues it even if nobody asks.
+        first_time = [
+            "#status = if_not_exists(#status, :pending)",
+            "#renew_at = if_not_exists(#renew_at, :now)",
+            "#due_pk = if_not_exists(#due_pk, :due)",
+        ]
+        expression = "SET " + ", ".join([*sets, *first_time])
         if removes:
             expression += " REMOVE " + ", ".join(removes)
         attr_values = _to_item({f":{k}": v for k, v in values.items() if v not in (None, [])})
-        attr_values[":pending"] = _ser.serialize(Status.PENDING.value)
+        attr_values.update(
+            _to_item({":pending": Status.PENDING.value, ":now": now.isoformat(), ":due": due_shard(spec.name)})
+        )
         with translated(f"storing certificate {spec.name!r}"):
             response = self._ddb.update_item(
                 TableName=self.table_name,
                 Key=_to_item({"pk": CERT_PK, "sk": spec.name}),
                 UpdateExpression=expression,
-                ExpressionAttributeNames={**names, "#status": "status"},
+                ExpressionAttributeNames={**names, "#status": "status", "#renew_at": "renew_at", "#due_pk": "due_pk"},
                 ExpressionAttributeValues=attr_values,
                 ReturnValues="ALL_NEW",
             )

@@ -1,0 +1,74 @@
+"""Validation and renewal timing: pure functions, no network."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from acmevault.errors import ValidationError
+from acmevault.model import CertificateSpec, DirectoryCredential, KeyType, default_renew_at
+
+HMAC = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"  # a Pebble example key
+
+
+def test_credential_repr_hides_the_hmac_and_account_key():
+    credential = DirectoryCredential("https://ca.example/dir", "kid", HMAC, account_key="-----BEGIN PRIVATE KEY-----")
+    assert HMAC not in repr(credential) and "PRIVATE" not in repr(credential)
+    assert HMAC not in str(credential.public_view())
+
+
+def test_credential_round_trips_through_the_secret_json():
+    credential = DirectoryCredential("https://ca.example/dir", "kid", HMAC, "HS384", ("mailto:ops@example.com",),
+                                     "key", "https://ca.example/acct/1")
+    assert DirectoryCredential.from_secret(credential.to_secret()) == credential
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"directory_url": "http://ca.example/dir"}, "directory_url"),
+        ({"directory_url": "https://user:pw@ca.example/dir"}, "directory_url"),
+        ({"eab_hmac_key": None}, "eab_hmac_key"),
+        ({"eab_hmac_key": "abc+/"}, "eab_hmac_key"),
+        ({"eab_hmac_alg": "HS1"}, "eab_hmac_alg"),
+        ({"eab_kid": ""}, "eab_kid"),
+        ({"contact": ("ops@example.com",)}, "contact"),
+    ],
+)
+def test_bad_credentials_name_the_field_and_never_quote_the_hmac(changes, field):
+    values = {"directory_url": "https://ca.example/dir", "eab_kid": "kid", "eab_hmac_key": HMAC, **changes}
+    with pytest.raises(ValidationError) as raised:
+        DirectoryCredential(**values)
+    assert raised.value.field == field
+    assert HMAC not in str(raised.value)
+
+
+def test_an_unknown_field_in_a_secret_is_refused():
+    with pytest.raises(ValidationError, match="hmac"):
+        DirectoryCredential.from_secret({"directory_url": "https://ca.example/dir", "hmac": "x"})
+
+
+def test_spec_defaults_and_normalisation():
+    spec = CertificateSpec.parse("web", {"domains": ["WWW.Example.com.", "*.example.com"], "directory": "dc"})
+    assert spec.domains == ("www.example.com", "*.example.com")
+    assert spec.key_type is KeyType.EC_P256 and spec.challenge.value == "auto"
+
+
+def test_spec_rejects_unknown_fields_by_name():
+    with pytest.raises(ValidationError) as raised:
+        CertificateSpec.parse("web", {"domains": ["a.example.com"], "directory": "dc", "keytype": "rsa-2048"})
+    assert raised.value.field == "keytype"
+
+
+@pytest.mark.parametrize(
+    ("lifetime_days", "remaining_fraction"),
+    [(6, 1 / 2), (47, 1 / 3), (90, 1 / 3), (200, 1 / 3), (365, 1 / 3)],
+)
+def test_renewal_is_a_fraction_of_the_lifetime(lifetime_days, remaining_fraction):
+    not_before = datetime(2026, 1, 1, tzinfo=UTC)
+    not_after = not_before + timedelta(days=lifetime_days)
+    renew_at = default_renew_at(not_before, not_after)
+    assert not_after - renew_at == timedelta(days=lifetime_days) * remaining_fraction
+    # a renewed certificate is never due at once: no loop, whatever the lifetime
+    assert renew_at > not_before

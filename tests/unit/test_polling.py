@@ -1,0 +1,58 @@
+"""The one polling loop: Retry-After is honoured; without it, back off from a few milliseconds."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from acmevault import acme_session
+from acmevault.acme_session import AcmeSession
+from acmevault.errors import CaUnavailable
+
+
+def _response(retry_after: str | None) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 200
+    if retry_after is not None:
+        response.headers["Retry-After"] = retry_after
+    return response
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr(acme_session.time, "sleep", slept.append)
+    return slept
+
+
+def _poll(answers, deadline=None):
+    session = object.__new__(AcmeSession)  # no network: only the loop is under test
+    session.directory_url = "https://ca.example/dir"
+    remaining = iter(answers)
+    return session._poll(lambda: next(remaining), lambda v: v == "done",
+                         deadline or time.monotonic() + 60, "order")
+
+
+def test_retry_after_seconds_are_waited(sleeps):
+    assert _poll([("processing", _response("3")), ("done", _response(None))]) == "done"
+    assert sleeps == [acme_session.FIRST_POLL_DELAY, 3.0]
+
+
+def test_without_retry_after_the_delay_doubles_from_milliseconds(sleeps):
+    answers = [("pending", _response(None))] * 4 + [("done", _response(None))]
+    _poll(answers)
+    assert sleeps[0] < 0.01
+    assert all(b == min(a * 2, acme_session.MAX_POLL_DELAY) for a, b in zip(sleeps, sleeps[1:]))
+
+
+def test_an_http_date_retry_after_is_understood(sleeps):
+    date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 5))
+    _poll([("processing", _response(date)), ("done", _response(None))])
+    assert 3.5 < sleeps[1] <= 5.0
+
+
+def test_a_retry_after_past_the_deadline_gives_up_with_a_clear_error(sleeps):
+    with pytest.raises(CaUnavailable, match="timed out waiting for order"):
+        _poll([("processing", _response("120"))], deadline=time.monotonic() + 10)
