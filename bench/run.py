@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import version
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ RUN_TIMEOUT = 120.0  # seconds for one issuance, any tool
 # made up by this run's stack: certbot and lego take them on argv because that is how those tools
 # work. acmevault itself never takes the HMAC key on argv; it reads it on stdin.
 EAB_KID = {"acmevault": "kid-1", "certbot": "kid-2", "lego": "kid-3"}
+HMAC_FLAGS = ("--hmac", "--eab-hmac-key")
 # Pebble rejects 5% of nonces by default to exercise client retries; that is noise here.
 PEBBLE_ENV = {"PEBBLE_WFE_NONCEREJECT": "0"}
 
@@ -74,7 +75,7 @@ def ensure_project_python() -> None:
     except ImportError:
         python = PROJECT_VENV / "bin" / "python"
         if Path(sys.prefix).resolve() != PROJECT_VENV.resolve() and python.exists():
-            os.execv(python, [str(python), __file__, *sys.argv[1:]])
+            os.execv(python, [str(python), __file__, *sys.argv[1:]])  # noqa: S606 - our own script, our own venv
         raise BenchError(
             f"acmevault is not importable and {python} does not exist: "
             f"python3 -m venv .venv && .venv/bin/pip install -e 'layers/acmevault[local]'"
@@ -135,10 +136,15 @@ class Context:
         return str(self.stack.eab_keys()[EAB_KID[tool]])
 
 
+def redacted(argv: list[str]) -> list[str]:
+    """The command line for a log, without the HMAC key that follows --hmac / --eab-hmac-key."""
+    return ["***" if before in HMAC_FLAGS else arg for before, arg in zip(["", *argv], argv, strict=False)]
+
+
 def run(argv: list[str], env: dict[str, str], log: Path, stdin: str | None = None) -> None:
     """Run one command; on failure raise with the tail of its output (which is also kept in ``log``)."""
     with log.open("ab") as out:
-        out.write(f"$ {' '.join(argv)}\n".encode())
+        out.write(f"$ {' '.join(redacted(argv))}\n".encode())
         out.flush()
         try:
             result = subprocess.run(
@@ -195,7 +201,8 @@ class _Acmevault(Tool):
         return f"bench-{self.name}-{index}"
 
     def version(self) -> str:
-        return f"acmevault {version('acmevault')} (acme {version('acme')}, boto3 {version('boto3')})"
+        acmevault, acme, boto3 = (metadata.version(p) for p in ("acmevault", "acme", "boto3"))
+        return f"acmevault {acmevault} (acme {acme}, boto3 {boto3})"
 
     def setup(self) -> None:
         """Vault the directory once (both acmevault variants share it), as a user would: HMAC on stdin."""

@@ -45,8 +45,13 @@ def sqs_event(env: dict[str, str]) -> dict[str, object]:
     """What Lambda's SQS event source mapping would hand the issue function: the queue's messages."""
     import boto3
 
-    sqs = boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
+    )
     queue_url = env["ACMEVAULT_QUEUE_URL"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     records = []
@@ -57,12 +62,19 @@ def sqs_event(env: dict[str, str]) -> dict[str, object]:
         if not messages:
             break
         for m in messages:
-            records.append({
-                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": arn,
-                "awsRegion": env["AWS_REGION"],
-            })
+            records.append(
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": {"ApproximateReceiveCount": "1"},
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": arn,
+                    "awsRegion": env["AWS_REGION"],
+                }
+            )
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
     return {"Records": records}
 
@@ -75,12 +87,30 @@ def main() -> int:
     try:
         kid, hmac_key = next(iter(json.loads(Path(env["ACMEVAULT_LOCAL_EAB_FILE"]).read_text()).items()))
         step(f"vaulting the directory credential (KID {kid}; the HMAC key goes on stdin)")
-        run("directory", "put", "demo", "--url", env["ACMEVAULT_LOCAL_DIRECTORY_URL"], "--eab-kid", kid,
-            env=env, stdin=hmac_key)
+        run(
+            "directory",
+            "put",
+            "demo",
+            "--url",
+            env["ACMEVAULT_LOCAL_DIRECTORY_URL"],
+            "--eab-kid",
+            kid,
+            env=env,
+            stdin=hmac_key,
+        )
         step("defining three certificates")
         for name, domains, key_type in CERTIFICATES:
-            run("cert", "put", name, *[a for d in domains for a in ("-d", d)], "--directory", "demo",
-                "--key-type", key_type, env=env)
+            run(
+                "cert",
+                "put",
+                name,
+                *[a for d in domains for a in ("-d", d)],
+                "--directory",
+                "demo",
+                "--key-type",
+                key_type,
+                env=env,
+            )
         step("the schedule fires: RenewFunction queues what is due")
         local = ["local", "invoke", "--state-dir", str(STATE)]
         run(*local, "RenewFunction", "-e", "events/renew-schedule.json", env=env)

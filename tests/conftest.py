@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from acmevault.local_stack import LocalStack, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,8 +179,9 @@ def snapshot(stack: Stack) -> dict[str, Any]:
     acm = stack.aws("acm")
     certificates = sorted(
         c["CertificateArn"]
-        for c in acm.list_certificates(Includes={"keyTypes": ["EC_prime256v1", "EC_secp384r1", "RSA_2048", "RSA_3072",
-                                                               "RSA_4096"]})["CertificateSummaryList"]
+        for c in acm.list_certificates(
+            Includes={"keyTypes": ["EC_prime256v1", "EC_secp384r1", "RSA_2048", "RSA_3072", "RSA_4096"]}
+        )["CertificateSummaryList"]
     )
     s3 = stack.aws("s3")
     versions = s3.list_object_versions(Bucket=stack.env["ACMEVAULT_BUCKET"]).get("Versions", [])

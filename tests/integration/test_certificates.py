@@ -7,24 +7,23 @@ import time
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
-
 from acmevault.aws.dns import Route53Dns
 from acmevault.config import Settings
 from acmevault.errors import AuthorizationRequired, AwsUnavailable, CaUnavailable
 from acmevault.issuance import Services, issue_certificate
 from acmevault.model import Status
 from acmevault.services import build
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
 
 def certificate(stack: Any, name: str) -> dict[str, Any]:
     item = stack.aws("dynamodb").get_item(
         TableName=stack.env["ACMEVAULT_TABLE"], Key={"pk": {"S": "CERT"}, "sk": {"S": name}}
     )["Item"]
-    return {k: list(v.values())[0] for k, v in item.items()}
+    return {k: next(iter(v.values())) for k, v in item.items()}
 
 
 def s3_text(stack: Any, key: str) -> str:
@@ -97,8 +96,10 @@ def test_issue_three_names_into_acm_and_s3(stack, cli, directory, unique):
 )
 def test_each_key_type_is_issued_with_that_key(stack, cli, directory, unique, key_type, check):
     name = f"k-{unique}"
-    assert cli("cert", "put", name, "-d", f"{unique}.example.org", "--directory", directory,
-               "--key-type", key_type).code == 0
+    assert (
+        cli("cert", "put", name, "-d", f"{unique}.example.org", "--directory", directory, "--key-type", key_type).code
+        == 0
+    )
     assert cli("cert", "issue", name).code == 0
     leaf, _ = issued_in_acm(stack, certificate(stack, name)["acm_arns"]["us-east-1"]["S"])
     assert check(leaf.public_key())
@@ -161,8 +162,19 @@ def challenge_records(stack: Any) -> list[str]:
 def test_dns01_writes_txt_records_to_route53_and_removes_them(stack, cli, directory, unique):
     name = f"dns-{unique}"
     domains = [f"{unique}.example.com", f"*.{unique}.example.com", f"{unique}.example.org"]
-    assert cli("cert", "put", name, *[a for d in domains for a in ("-d", d)], "--directory", directory,
-               "--challenge", "dns-01").code == 0
+    assert (
+        cli(
+            "cert",
+            "put",
+            name,
+            *[a for d in domains for a in ("-d", d)],
+            "--directory",
+            directory,
+            "--challenge",
+            "dns-01",
+        ).code
+        == 0
+    )
     services = fresh_services(stack)
     dns = RecordingDns(stack)
     services = Services(**{**services.__dict__, "dns": dns})
@@ -186,8 +198,10 @@ def test_prevalidated_names_are_issued_without_a_challenge(stack, cli, directory
     assert cli("cert", "put", name, "-d", f"{unique}.example.com", "--directory", directory).code == 0
     assert cli("cert", "issue", name).code == 0
     # WHEN the certificate says challenge none and is issued again
-    assert cli("cert", "put", name, "-d", f"{unique}.example.com", "--directory", directory,
-               "--challenge", "none").code == 0
+    assert (
+        cli("cert", "put", name, "-d", f"{unique}.example.com", "--directory", directory, "--challenge", "none").code
+        == 0
+    )
     services = Services(**{**fresh_services(stack).__dict__, "dns": NoDns()})
     issued = issue_certificate(name, services, time.monotonic() + 60)
     # THEN it is issued, and nothing was written to DNS
@@ -247,7 +261,9 @@ def test_the_ca_down_leaves_the_previous_certificate_serving(stack, cli, directo
     sm = stack.aws("secretsmanager")
     secret_id = f"acmevault/directories/{directory}"
     value = json.loads(sm.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"])
-    sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps({**value, "directory_url": "https://127.0.0.1:9/dir"}))
+    sm.put_secret_value(
+        SecretId=secret_id, SecretString=json.dumps({**value, "directory_url": "https://127.0.0.1:9/dir"})
+    )
     before = state()
     with pytest.raises(CaUnavailable, match="cannot reach the CA"):
         issue_certificate(name, fresh_services(stack), time.monotonic() + 60)

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from acmevault.acme_session import AcmeSession
 
 
@@ -20,7 +19,9 @@ def test_put_registers_the_account_and_stores_the_credential(stack, cli, unique)
     # GIVEN the URL, KID and HMAC a CA shows once
     name = f"ca-{unique}"
     # WHEN they are vaulted, the HMAC piped on stdin
-    result = cli("directory", "put", name, "--url", stack.directory_url, "--eab-kid", "kid-1", stdin=stack.hmac() + "\n")
+    result = cli(
+        "directory", "put", name, "--url", stack.directory_url, "--eab-kid", "kid-1", stdin=stack.hmac() + "\n"
+    )
     # THEN the account exists at Pebble and the secret holds the contract's fields
     assert result.code == 0, result.err
     stored = secret_json(stack, name)
@@ -40,8 +41,18 @@ def test_put_registers_the_account_and_stores_the_credential(stack, cli, unique)
 
 @pytest.mark.parametrize("alg", ["HS384", "HS512"])
 def test_put_accepts_every_eab_mac_algorithm(stack, cli, unique, alg):
-    result = cli("directory", "put", f"ca-{unique}", "--url", stack.directory_url, "--eab-kid", "kid-2",
-                 "--hmac-alg", alg, stdin=stack.hmac("kid-2"))
+    result = cli(
+        "directory",
+        "put",
+        f"ca-{unique}",
+        "--url",
+        stack.directory_url,
+        "--eab-kid",
+        "kid-2",
+        "--hmac-alg",
+        alg,
+        stdin=stack.hmac("kid-2"),
+    )
     assert result.code == 0, result.err
     assert secret_json(stack, f"ca-{unique}")["eab_hmac_alg"] == alg
 
@@ -67,8 +78,17 @@ def test_a_second_put_of_the_same_name_is_refused_and_changes_nothing(stack, cli
 
 def test_the_hmac_key_is_never_taken_from_argv(stack, cli, unique, state):
     before = state()
-    result = cli("directory", "put", f"ca-{unique}", "--url", stack.directory_url, "--eab-kid", "kid-1",
-                 "--eab-hmac-key", "c2VjcmV0c2VjcmV0c2VjcmV0")
+    result = cli(
+        "directory",
+        "put",
+        f"ca-{unique}",
+        "--url",
+        stack.directory_url,
+        "--eab-kid",
+        "kid-1",
+        "--eab-hmac-key",
+        "c2VjcmV0c2VjcmV0c2VjcmV0",
+    )
     assert result.code == 2
     assert "never taken from the command line" in result.err
     assert state() == before
@@ -78,8 +98,12 @@ def _bad_inputs(stack: Any) -> list[tuple[str, list[str], str, str]]:
     """(case, extra argv, stdin, what the message must name)."""
     good = stack.hmac()
     return [
-        ("http url", ["--url", stack.directory_url.replace("https", "http"), "--eab-kid", "kid-1"], good,
-         "directory_url"),
+        (
+            "http url",
+            ["--url", stack.directory_url.replace("https", "http"), "--eab-kid", "kid-1"],
+            good,
+            "directory_url",
+        ),
         ("not a url", ["--url", "directory", "--eab-kid", "kid-1"], good, "directory_url"),
         ("hmac not base64url", ["--url", stack.directory_url, "--eab-kid", "kid-1"], "not/base64+url!", "eab_hmac_key"),
         ("hmac too short", ["--url", stack.directory_url, "--eab-kid", "kid-1"], "c2hvcnQ", "eab_hmac_key"),
@@ -87,12 +111,20 @@ def _bad_inputs(stack: Any) -> list[tuple[str, list[str], str, str]]:
         ("non-ascii kid", ["--url", stack.directory_url, "--eab-kid", "kïd"], good, "eab_kid"),
         ("kid with a space", ["--url", stack.directory_url, "--eab-kid", "kid 1"], good, "eab_kid"),
         ("unknown kid", ["--url", stack.directory_url, "--eab-kid", "no-such-kid"], good, "rejected the credential"),
-        ("wrong hmac", ["--url", stack.directory_url, "--eab-kid", "kid-1"], stack.hmac("kid-2"),
-         "rejected the credential"),
+        (
+            "wrong hmac",
+            ["--url", stack.directory_url, "--eab-kid", "kid-1"],
+            stack.hmac("kid-2"),
+            "rejected the credential",
+        ),
         ("no eab at a CA that needs it", ["--url", stack.directory_url], "", "requires external account binding"),
         ("unreachable url", ["--url", "https://127.0.0.1:9/dir", "--eab-kid", "kid-1"], good, "cannot reach the CA"),
-        ("not a directory", ["--url", stack.local.management_url + "/roots/0", "--eab-kid", "kid-1"], good,
-         "not an ACME directory"),
+        (
+            "not a directory",
+            ["--url", stack.local.management_url + "/roots/0", "--eab-kid", "kid-1"],
+            good,
+            "not an ACME directory",
+        ),
         ("bad name", ["--url", stack.directory_url, "--eab-kid", "kid-1"], good, "not a valid name"),
     ]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from acmevault.errors import ValidationError
 from acmevault.model import CertificateSpec, DirectoryCredential, KeyType, default_renew_at
 
@@ -19,8 +18,9 @@ def test_credential_repr_hides_the_hmac_and_account_key():
 
 
 def test_credential_round_trips_through_the_secret_json():
-    credential = DirectoryCredential("https://ca.example/dir", "kid", HMAC, "HS384", ("mailto:ops@example.com",),
-                                     "key", "https://ca.example/acct/1")
+    credential = DirectoryCredential(
+        "https://ca.example/dir", "kid", HMAC, "HS384", ("mailto:ops@example.com",), "key", "https://ca.example/acct/1"
+    )
     assert DirectoryCredential.from_secret(credential.to_secret()) == credential
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
 import requests
-
 from acmevault import acme_session
 from acmevault.acme_session import AcmeSession
 from acmevault.errors import CaUnavailable
@@ -31,8 +31,7 @@ def _poll(answers, deadline=None):
     session = object.__new__(AcmeSession)  # no network: only the loop is under test
     session.directory_url = "https://ca.example/dir"
     remaining = iter(answers)
-    return session._poll(lambda: next(remaining), lambda v: v == "done",
-                         deadline or time.monotonic() + 60, "order")
+    return session._poll(lambda: next(remaining), lambda v: v == "done", deadline or time.monotonic() + 60, "order")
 
 
 def test_retry_after_seconds_are_waited(sleeps):
@@ -44,7 +43,7 @@ def test_without_retry_after_the_delay_doubles_from_milliseconds(sleeps):
     answers = [("pending", _response(None))] * 4 + [("done", _response(None))]
     _poll(answers)
     assert sleeps[0] < 0.01
-    assert all(b == min(a * 2, acme_session.MAX_POLL_DELAY) for a, b in zip(sleeps, sleeps[1:]))
+    assert all(b == min(a * 2, acme_session.MAX_POLL_DELAY) for a, b in itertools.pairwise(sleeps))
 
 
 def test_an_http_date_retry_after_is_understood(sleeps):

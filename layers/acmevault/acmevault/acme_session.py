@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-import josepy as jose
 import requests
 from acme import challenges, client, messages
 from acme import errors as acme_errors
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from josepy.errors import DeserializationError
+from josepy.jwa import ES256, ES384, ES512, RS256, JWASignature
+from josepy.jwk import JWK, JWKEC, JWKRSA
 
 from .errors import (
     AcmeVaultError,
@@ -74,12 +76,12 @@ def generate_account_key() -> str:
     ).decode()
 
 
-def _load_jwk(pem: str) -> tuple[jose.JWK, jose.JWASignature]:
+def _load_jwk(pem: str) -> tuple[JWK, JWASignature]:
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        alg = {256: jose.ES256, 384: jose.ES384, 521: jose.ES512}[key.curve.key_size]
-        return jose.JWKEC(key=key), alg
-    return jose.JWKRSA(key=key), jose.RS256
+        alg = {256: ES256, 384: ES384, 521: ES512}[key.curve.key_size]
+        return JWKEC(key=key), alg
+    return JWKRSA(key=key), RS256
 
 
 class _Network(client.ClientNetwork):
@@ -143,7 +145,7 @@ def _translated(action: str, directory_url: str) -> Iterator[None]:
         if status is not None and (status >= 500 or status == 429):
             raise CaUnavailable(f"{action}: the CA answered HTTP {status}", _retry_after(response)) from None
         raise CaError(f"{action}: unexpected answer from the CA" + (f" (HTTP {status})" if status else "")) from None
-    except (acme_errors.Error, jose.errors.DeserializationError, ValueError) as error:
+    except (acme_errors.Error, DeserializationError, ValueError) as error:
         raise CaError(f"{action}: unexpected answer from the CA: {type(error).__name__}") from None
 
 
@@ -156,11 +158,12 @@ class AcmeSession:
         self._jwk, alg = _load_jwk(account_key_pem)
         self._net = _Network(key=self._jwk, alg=alg, user_agent=USER_AGENT, timeout=NETWORK_TIMEOUT)
         with _translated("fetching the ACME directory", self.directory_url):
-            response = self._net.get(self.directory_url, content_type=None)
+            # No Content-Type check here: we judge the document ourselves, with a clearer message.
+            response = self._net.get(self.directory_url, content_type="")
             try:
                 document = response.json()
                 directory = messages.Directory.from_json(document)
-            except (ValueError, jose.errors.DeserializationError):
+            except (ValueError, DeserializationError):
                 raise CaError(f"{self.directory_url} is not an ACME directory (its answer is not one)") from None
         for resource in ("newNonce", "newAccount", "newOrder"):
             if not isinstance(document, dict) or resource not in document:
@@ -175,7 +178,7 @@ class AcmeSession:
         return None if account is None else str(account.uri)
 
     @property
-    def account_jwk(self) -> jose.JWK:
+    def account_jwk(self) -> JWK:
         return self._jwk
 
     # -- account ---------------------------------------------------------------------------
@@ -186,7 +189,9 @@ class AcmeSession:
         directory = self._client.directory
         needs_eab = bool(getattr(getattr(directory, "meta", None), "external_account_required", False))
         if needs_eab and cred.eab_kid is None:
-            raise CredentialRejected(f"{self.directory_url} requires external account binding: give eab_kid and the HMAC key")
+            raise CredentialRejected(
+                f"{self.directory_url} requires external account binding: give eab_kid and the HMAC key"
+            )
         eab = None
         if cred.eab_kid is not None and cred.eab_hmac_key is not None:
             eab = messages.ExternalAccountBinding.from_data(

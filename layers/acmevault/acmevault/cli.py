@@ -50,10 +50,7 @@ def _services() -> Any:
 
 
 def _read_hmac(args: argparse.Namespace) -> str:
-    if sys.stdin.isatty():
-        value = getpass.getpass("EAB HMAC key (input hidden): ")
-    else:
-        value = sys.stdin.readline()
+    value = getpass.getpass("EAB HMAC key (input hidden): ") if sys.stdin.isatty() else sys.stdin.readline()
     value = value.strip()
     if not value:
         raise ValidationError("eab_hmac_key", "nothing was given on stdin or at the prompt")
@@ -290,7 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     show.set_defaults(run=directory_show)
 
-    cert = commands.add_parser("cert", help="certificates").add_subparsers(dest="action", required=True, metavar="ACTION")
+    cert = commands.add_parser("cert", help="certificates").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
     cput = cert.add_parser("put", help="create or change a certificate spec")
     cput.add_argument("name")
     cput.add_argument("-d", "--domain", action="append", help="a DNS name (repeatable; the first is the CN)")
@@ -326,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True, metavar="ACTION"
     )
     state_dir = os.environ.get("ACMEVAULT_LOCAL_STATE", LOCAL_DIR)
-    up = local.add_parser("up", help="start it and print export lines: eval \"$(acmevault local up)\"")
+    up = local.add_parser("up", help='start it and print export lines: eval "$(acmevault local up)"')
     down = local.add_parser("down", help="stop it")
     inv = local.add_parser("invoke", help="run a function's handler with an event, as sam local invoke")
     inv.add_argument("function", help="logical id (IssueFunction) or folder name (issue)")

@@ -9,7 +9,7 @@ from functools import cache
 
 from .errors import ConfigurationError
 
-SECRET_PREFIX_DEFAULT = "acmevault/directories/"
+SECRET_PREFIX_DEFAULT = "acmevault/directories/"  # noqa: S105 - a name prefix, not a secret
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,7 @@ class Settings:
             value = env.get(name, "").strip()
             if not value:
                 raise ConfigurationError(
-                    f"environment variable {name} is not set "
-                    "(for the local stack: eval \"$(acmevault local up)\")"
+                    f'environment variable {name} is not set (for the local stack: eval "$(acmevault local up)")'
                 )
             return value
 

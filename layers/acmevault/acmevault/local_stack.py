@@ -214,18 +214,14 @@ class LocalStack:
                 critical=False,
             )
             .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-            )
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256())
         )
         pem = serialization.Encoding.PEM
         self.ca_bundle.write_bytes(ca.public_bytes(pem))
         (self.state_dir / "pebble-tls.pem").write_bytes(cert.public_bytes(pem))
         key_path = self.state_dir / "pebble-tls.key"
-        key_path.write_bytes(
-            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        )
+        key_path.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         key_path.chmod(0o600)
 
     def _write_pebble_config(self) -> None:
@@ -255,7 +251,11 @@ class LocalStack:
         """Create in moto what template.yaml creates in AWS; return the variables that point at it."""
         import boto3
 
-        session = boto3.session.Session(region_name=REGION, **_boto_credentials())
+        session = boto3.session.Session(
+            region_name=REGION,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
 
         def aws(service: str) -> Any:
             return session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
@@ -268,7 +268,9 @@ class LocalStack:
         s3.put_bucket_encryption(
             Bucket=bucket,
             ServerSideEncryptionConfiguration={
-                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key}}]
+                "Rules": [
+                    {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key}}
+                ]
             },
         )
         table = self.name
@@ -319,10 +321,3 @@ class LocalStack:
             "ACMEVAULT_LOCAL_STATE": str(self.state_dir),
             "AWS_EC2_METADATA_DISABLED": "true",
         }
-
-
-def _boto_credentials() -> dict[str, str]:
-    return {
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    }

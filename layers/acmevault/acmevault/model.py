@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +26,7 @@ MAX_DOMAINS = 100
 HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 
 
-class KeyType(str, Enum):
+class KeyType(StrEnum):
     EC_P256 = "ec-p256"
     EC_P384 = "ec-p384"
     RSA_2048 = "rsa-2048"
@@ -34,13 +34,13 @@ class KeyType(str, Enum):
     RSA_4096 = "rsa-4096"
 
 
-class Challenge(str, Enum):
+class Challenge(StrEnum):
     AUTO = "auto"
     NONE = "none"
     DNS_01 = "dns-01"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PENDING = "pending"  # defined, never issued
     ISSUED = "issued"
     FAILED = "failed"  # the last attempt failed; a previous certificate may still be serving
@@ -51,7 +51,7 @@ def _enum(enum: type[Enum], field_name: str, value: Any) -> Any:
     try:
         return enum(value)
     except ValueError:
-        allowed = ", ".join(str(m.value) for m in enum)  # type: ignore[attr-defined]
+        allowed = ", ".join(str(m.value) for m in enum)
         raise ValidationError(field_name, f"{value!r} is not one of: {allowed}") from None
 
 
@@ -90,7 +90,8 @@ def validate_domain(value: Any, field_name: str = "domains") -> str:
         if not _LABEL.match(label):
             raise ValidationError(
                 field_name,
-                f"{value!r} is not a valid domain name (label {label!r}; a wildcard is allowed only as '*.' at the start)",
+                f"{value!r} is not a valid domain name "
+                f"(label {label!r}; a wildcard is allowed only as '*.' at the start)",
             )
     return domain
 

@@ -20,5 +20,5 @@ def lambda_logger() -> Logger:
 
 def deadline(context: Any) -> float:
     """A monotonic deadline that leaves time to record a failure before Lambda stops the function."""
-    remaining = context.get_remaining_time_in_millis() / 1000.0
+    remaining = float(context.get_remaining_time_in_millis()) / 1000.0
     return time.monotonic() + max(1.0, remaining - SAFETY_MARGIN_SECONDS)

@@ -34,7 +34,9 @@ class AcmImporter:
                 except ClientError as error:
                     if error_code(error) != "ResourceNotFoundException":
                         raise
-                    log.warning("ACM certificate was deleted outside acmevault; importing anew",
-                                extra={"certificate": name, "region": region, "arn": arn})
+                    log.warning(
+                        "ACM certificate was deleted outside acmevault; importing anew",
+                        extra={"certificate": name, "region": region, "arn": arn},
+                    )
             tags = [{"Key": "acmevault:certificate", "Value": name}]
             return str(acm.import_certificate(Tags=tags, **args)["CertificateArn"])

@@ -84,7 +84,9 @@ class Route53Dns:
                 response = self._r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch=batch)
             except ClientError as error:
                 if error_code(error) in ("InvalidChangeBatch", "NoSuchHostedZone", "AccessDenied"):
-                    raise DnsError(f"{name}: Route 53 refused the {action} in zone {zone}: {error_code(error)}") from None
+                    raise DnsError(
+                        f"{name}: Route 53 refused the {action} in zone {zone}: {error_code(error)}"
+                    ) from None
                 raise
         return str(response["ChangeInfo"]["Id"])
 

@@ -48,4 +48,3 @@ class IssueQueue:
                 sent += len(batch)
                 batch = []
         return sent
-

@@ -38,7 +38,11 @@ class S3Store:
             content_type = "application/json" if filename.endswith(".json") else "application/x-pem-file"
             with translated(f"writing s3://{self.bucket}/{prefix}{filename}"):
                 response = s3.put_object(
-                    Bucket=self.bucket, Key=prefix + filename, Body=body.encode(), ContentType=content_type, **encryption
+                    Bucket=self.bucket,
+                    Key=prefix + filename,
+                    Body=body.encode(),
+                    ContentType=content_type,
+                    **encryption,
                 )
             versions[filename] = str(response.get("VersionId", ""))
         return versions

@@ -102,6 +102,9 @@ class DirectorySecrets:
                 if error_code(error) == "ResourceNotFoundException":
                     raise DirectoryNotFound(name) from None
                 raise
-        dates = {k: response[v].isoformat() for k, v in (("created", "CreatedDate"), ("changed", "LastChangedDate"))
-                 if v in response}
-        return {**dates, "versions": {vid: stages for vid, stages in response.get("VersionIdsToStages", {}).items()}}
+        dates = {
+            k: response[v].isoformat()
+            for k, v in (("created", "CreatedDate"), ("changed", "LastChangedDate"))
+            if v in response
+        }
+        return {**dates, "versions": dict(response.get("VersionIdsToStages", {}).items())}

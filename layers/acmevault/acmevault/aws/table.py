@@ -45,8 +45,14 @@ def _to_item(values: dict[str, Any]) -> dict[str, Any]:
 
 def _from_item(item: dict[str, Any]) -> Certificate:
     data = {k: _de.deserialize(v) for k, v in item.items()}
-    spec = CertificateSpec.parse(data["sk"], {k: data.get(k) for k in data if k in (
-        "domains", "directory", "key_type", "challenge", "hosted_zone_id", "acm_regions", "profile")})
+    spec = CertificateSpec.parse(
+        data["sk"],
+        {
+            k: data.get(k)
+            for k in data
+            if k in ("domains", "directory", "key_type", "challenge", "hosted_zone_id", "acm_regions", "profile")
+        },
+    )
     state = CertificateState(
         status=Status(data.get("status", Status.PENDING.value)),
         serial=data.get("serial"),

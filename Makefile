@@ -1,0 +1,58 @@
+# acmevault: `make demo` runs the main job on the local stack; `make test` runs the tests.
+# Both set themselves up on a fresh machine (a virtualenv, and Pebble from Debian).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SAMENV := .venv-sam
+
+.PHONY: demo test lint format typecheck validate bench pr clean setup pebble
+
+setup: $(VENV)/.installed pebble
+
+$(VENV)/.installed: layers/acmevault/pyproject.toml layers/acmevault/requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e 'layers/acmevault[local]' -r requirements-dev.txt
+	touch $@
+
+# Pebble (the ACME test server, with pebble-challtestsrv) from Debian.
+pebble:
+	@command -v pebble >/dev/null || { \
+	  echo "installing Pebble from Debian (apt-get install pebble)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq pebble; }
+
+demo: setup
+	$(BIN)/python scripts/demo.py
+
+test: setup
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	for handler in functions/*/app.py; do $(BIN)/mypy --strict $$handler || exit 1; done
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+$(SAMENV)/.installed:
+	$(PYTHON) -m venv $(SAMENV)
+	$(SAMENV)/bin/pip install -q aws-sam-cli cfn-lint
+	touch $@
+
+validate: $(SAMENV)/.installed
+	$(SAMENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(SAMENV)/bin/sam validate --lint --region us-east-1
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+# Everything CI runs.
+pr: lint validate test
+
+clean:
+	rm -rf $(VENV) $(SAMENV) .venv-bench .acmevault-local .aws-sam .pytest_cache .mypy_cache .ruff_cache
