@@ -249,7 +249,11 @@ def local_invoke(args: argparse.Namespace) -> int:
 
     definition = find_function(Path(args.template), args.function)
     event = load_event(Path(args.event))
-    result = invoke(definition, event, _stack(args).env())
+    try:
+        result = invoke(definition, event, _stack(args).env())
+    except Exception as error:  # noqa: BLE001 - reported the way Lambda reports a function error
+        _print_json({"errorType": type(error).__name__, "errorMessage": str(error).splitlines()[0]})
+        return 1
     _print_json(result)
     return 0
 
@@ -337,6 +341,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is at the time (the CLI may run in-process, under a test runner)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"acmevault: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+
+
+def _log_to_stderr(level: int) -> None:
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
+        handler = _StderrHandler()
+        root.addHandler(handler)
+    handler.setLevel(level)
+    if root.level > level:
+        root.setLevel(level)
+
+
 _SECRET_FLAGS = ("--eab-hmac", "--hmac-key", "--hmac=", "--eab-hmac-key")
 
 
@@ -346,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("acmevault: the EAB HMAC key is never taken from the command line; pipe it on stdin", file=sys.stderr)
         return 2
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    _log_to_stderr(logging.INFO if args.verbose else logging.WARNING)
     try:
         return int(args.run(args))
     except ValidationError as error:

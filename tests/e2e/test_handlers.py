@@ -1,0 +1,144 @@
+"""The Lambda handlers from template.yaml, run with the sample events in events/ (as sam local invoke would)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acmevault.local_invoke import find_function, invoke, load_event
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+
+def log_to_current_stdout() -> None:
+    """The Powertools logger keeps the stdout it first saw (an earlier test's capture): give it this test's."""
+    for handler in logging.getLogger("acmevault").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.stream = sys.stdout  # not setStream(): it flushes the closed one
+
+
+def run(stack: Any, function: str, event: Any) -> Any:
+    log_to_current_stdout()
+    return invoke(find_function(TEMPLATE, function), event, stack.env)
+
+
+def status(cli: Any, name: str) -> dict[str, Any]:
+    shown = cli("cert", "show", name, "--json")
+    assert shown.code == 0, shown.err
+    return json.loads(shown.out)
+
+
+def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    """Receive and delete every message in the queue; return their bodies."""
+    bodies = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        bodies += [json.loads(m["Body"]) for m in messages]
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+    return bodies
+
+
+@pytest.fixture
+def queue(stack: Any) -> Any:
+    sqs = stack.aws("sqs")
+    url = stack.env["ACMEVAULT_QUEUE_URL"]
+    drain(sqs, url)
+    yield sqs, url
+    drain(sqs, url)
+
+
+def test_every_function_has_a_sample_event_that_parses():
+    from acmevault.local_invoke import functions
+
+    defined = functions(TEMPLATE)
+    assert {"RenewFunction", "IssueFunction"} <= set(defined)
+    for definition in defined.values():
+        events = list((ROOT / "events").glob(f"{definition.code_dir.name}-*.json"))
+        assert events, f"no sample event for {definition.logical_id} in events/"
+        for path in events:
+            load_event(path)
+
+
+def test_issue_function_with_its_sample_event(stack, cli, directory):
+    assert cli("cert", "put", "web", "-d", "www.example.com", "-d", "example.com", "--directory", directory).code == 0
+    result = run(stack, "IssueFunction", load_event(ROOT / "events/issue-sqs.json"))
+    assert result == {"batchItemFailures": []}
+    assert status(cli, "web")["status"] == "issued"
+
+
+def test_a_failed_message_in_a_batch_goes_back_alone(stack, cli, directory):
+    # GIVEN two of the three certificates in the sample batch defined, the third not
+    event = load_event(ROOT / "events/issue-sqs-batch.json")
+    names = [json.loads(r["body"])["certificate"] for r in event["Records"]]
+    for name in names[:2]:
+        assert cli("cert", "put", name, "-d", f"{name}.example.org", "--directory", directory).code == 0
+    cli("cert", "delete", names[2])
+    # WHEN the issue function gets the batch
+    result = run(stack, "IssueFunction", event)
+    # THEN only the undefined one is reported back to SQS, and the others are issued
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][2]["messageId"]}]}
+    assert [status(cli, n)["status"] for n in names[:2]] == ["issued", "issued"]
+
+
+def test_renew_function_queues_what_is_due(stack, cli, directory, unique, queue):
+    sqs, url = queue
+    # GIVEN a new certificate (due at once) and an issued one (not due for two months)
+    assert cli("cert", "put", f"due-{unique}", "-d", f"due-{unique}.example.com", "--directory", directory).code == 0
+    assert (
+        cli("cert", "put", f"fresh-{unique}", "-d", f"fresh-{unique}.example.com", "--directory", directory).code == 0
+    )
+    assert cli("cert", "issue", f"fresh-{unique}").code == 0
+    # WHEN the schedule fires
+    result = run(stack, "RenewFunction", load_event(ROOT / "events/renew-schedule.json"))
+    # THEN the due one is queued and the fresh one is not
+    bodies = drain(sqs, url)
+    queued = {b["certificate"] for b in bodies}
+    assert result == {"queued": len(bodies)}
+    assert f"due-{unique}" in queued
+    assert f"fresh-{unique}" not in queued
+
+
+def test_local_invoke_from_the_command_line(stack, cli, tmp_path, unique):
+    # a message for a certificate nobody defined: the whole batch failed, reported as Lambda reports it
+    sample = load_event(ROOT / "events/issue-sqs.json")
+    sample["Records"][0]["body"] = json.dumps({"certificate": f"undefined-{unique}"})
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(sample))
+    log_to_current_stdout()
+    result = cli(
+        "local",
+        "invoke",
+        "issue",
+        "-e",
+        str(event),
+        "-t",
+        str(TEMPLATE),
+        "--state-dir",
+        stack.env["ACMEVAULT_LOCAL_STATE"],
+    )
+    assert result.code == 1
+    error = json.loads(result.out[result.out.index('{\n  "errorMessage"') :])
+    assert error["errorType"] == "BatchProcessingError"
+    assert "All records failed processing" in error["errorMessage"]
+
+
+def test_local_invoke_names_an_unknown_function(cli, stack):
+    result = cli(
+        "local",
+        "invoke",
+        "nope",
+        "-e",
+        "events/issue-sqs.json",
+        "-t",
+        str(TEMPLATE),
+        "--state-dir",
+        stack.env["ACMEVAULT_LOCAL_STATE"],
+    )
+    assert result.code == 1
+    assert "no function 'nope'" in result.err and "IssueFunction" in result.err
