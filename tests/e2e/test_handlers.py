@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from acmevault.local_invoke import find_function, invoke, load_event
 
 ROOT = Path(__file__).resolve().parents[2]
