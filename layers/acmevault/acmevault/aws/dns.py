@@ -51,8 +51,9 @@ class Route53Dns:
     def publish(self, records: Iterable[tuple[str, str, str]], deadline: float) -> None:
         """UPSERT (zone id, record name, value) TXT records, one change per zone; wait until INSYNC."""
         changes = [self._change(zone, "UPSERT", names) for zone, names in _grouped(records).items()]
-        for change_id in changes:
-            self._wait_insync(change_id, deadline)
+        for change_id, status in changes:
+            if status != "INSYNC":
+                self._wait_insync(change_id, deadline)
 
     def remove(self, records: Iterable[tuple[str, str, str]]) -> None:
         for zone, names in _grouped(records).items():
@@ -61,7 +62,7 @@ class Route53Dns:
             except DnsError:
                 continue  # already gone, or changed by someone else: nothing of ours left to remove
 
-    def _change(self, zone: str, action: str, names: dict[str, list[str]]) -> str:
+    def _change(self, zone: str, action: str, names: dict[str, list[str]]) -> tuple[str, str]:
         """One change batch for all the records of an order in one zone."""
         batch = {
             "Comment": "acmevault dns-01",
@@ -88,18 +89,18 @@ class Route53Dns:
                         f"{name}: Route 53 refused the {action} in zone {zone}: {error_code(error)}"
                     ) from None
                 raise
-        return str(response["ChangeInfo"]["Id"])
+        return str(response["ChangeInfo"]["Id"]), str(response["ChangeInfo"]["Status"])
 
     def _wait_insync(self, change_id: str, deadline: float) -> None:
-        delay = 0.05
+        delay = 0.5  # Route 53 takes seconds; no point asking sooner
         while True:
+            if time.monotonic() + delay > deadline:
+                raise DnsError(f"Route 53 change {change_id} was not INSYNC in time")
+            time.sleep(delay)
             with translated("waiting for Route 53 to apply a change"):
                 status = self._r53.get_change(Id=change_id)["ChangeInfo"]["Status"]
             if status == "INSYNC":
                 return
-            if time.monotonic() + delay > deadline:
-                raise DnsError(f"Route 53 change {change_id} was not INSYNC in time")
-            time.sleep(delay)
             delay = min(delay * 2, 5.0)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..keys import CertificateBundle
@@ -33,16 +34,21 @@ class S3Store:
         encryption: dict[str, str] = {"ServerSideEncryption": "aws:kms"}
         if self._kms_key_id:
             encryption["SSEKMSKeyId"] = self._kms_key_id
-        versions: dict[str, str] = {}
-        for filename, body in files.items():
+
+        def put(filename: str) -> str:
             content_type = "application/json" if filename.endswith(".json") else "application/x-pem-file"
             with translated(f"writing s3://{self.bucket}/{prefix}{filename}"):
                 response = s3.put_object(
                     Bucket=self.bucket,
                     Key=prefix + filename,
-                    Body=body.encode(),
+                    Body=files[filename].encode(),
                     ContentType=content_type,
                     **encryption,
                 )
-            versions[filename] = str(response.get("VersionId", ""))
+            return str(response.get("VersionId", ""))
+
+        pems = [f for f in files if f != "metadata.json"]
+        with ThreadPoolExecutor(max_workers=len(pems)) as pool:
+            versions = dict(zip(pems, pool.map(put, pems), strict=True))
+        versions["metadata.json"] = put("metadata.json")
         return versions
