@@ -49,7 +49,8 @@ validate: $(SAMENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAMENV)/bin/sam validate --lint --region us-east-1
 
 bench: setup
-	$(BIN)/python bench/run.py
+	command -v lego >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq lego; }
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Everything CI runs.
 pr: lint validate test

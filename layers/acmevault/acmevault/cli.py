@@ -226,7 +226,7 @@ def renew(args: argparse.Namespace) -> int:
 def _stack(args: argparse.Namespace) -> Any:
     from .local_stack import LocalStack
 
-    return LocalStack(Path(args.state_dir).resolve())
+    return LocalStack(Path(args.state_dir).resolve(), listen=getattr(args, "listen", "127.0.0.1"))
 
 
 def local_up(args: argparse.Namespace) -> int:
@@ -330,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     state_dir = os.environ.get("ACMEVAULT_LOCAL_STATE", LOCAL_DIR)
     up = local.add_parser("up", help='start it and print export lines: eval "$(acmevault local up)"')
+    up.add_argument(
+        "--listen",
+        default="127.0.0.1",
+        help="address to listen on (0.0.0.0 for sam local invoke in Docker; default %(default)s)",
+    )
     down = local.add_parser("down", help="stop it")
     inv = local.add_parser("invoke", help="run a function's handler with an event, as sam local invoke")
     inv.add_argument("function", help="logical id (IssueFunction) or folder name (issue)")

@@ -54,6 +54,8 @@ class LocalStack:
     moto_port: int = 14566
     name: str = "acmevault-local"
     certificate_lifetime_seconds: int = 90 * 24 * 3600
+    # 0.0.0.0 lets containers (sam local invoke) reach the stack through host.docker.internal.
+    listen: str = "127.0.0.1"
     pebble_env: dict[str, str] = field(default_factory=dict)
 
     # -- paths -------------------------------------------------------------------------------
@@ -106,7 +108,7 @@ class LocalStack:
         self._spawn("pebble", [pebble, "-config", str(self.state_dir / "pebble.json")], env)
         self._spawn(
             "moto",
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_port)],
+            [sys.executable, "-m", "moto.server", "-H", self.listen, "-p", str(self.moto_port)],
             {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
         )
         self._wait(lambda: self._get(self.directory_url, tls=True), "pebble")
@@ -210,7 +212,13 @@ class LocalStack:
             .not_valid_before(now - timedelta(minutes=5))
             .not_valid_after(now + timedelta(days=30))
             .add_extension(
-                x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))]),
+                x509.SubjectAlternativeName(
+                    [
+                        x509.DNSName("localhost"),
+                        x509.DNSName("host.docker.internal"),
+                        x509.IPAddress(IPv4Address("127.0.0.1")),
+                    ]
+                ),
                 critical=False,
             )
             .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -230,8 +238,8 @@ class LocalStack:
         self.eab_file.chmod(0o600)
         config = {
             "pebble": {
-                "listenAddress": f"127.0.0.1:{self.pebble_port}",
-                "managementListenAddress": f"127.0.0.1:{self.management_port}",
+                "listenAddress": f"{self.listen}:{self.pebble_port}",
+                "managementListenAddress": f"{self.listen}:{self.management_port}",
                 "certificate": str(self.state_dir / "pebble-tls.pem"),
                 "privateKey": str(self.state_dir / "pebble-tls.key"),
                 "httpPort": 5002,
