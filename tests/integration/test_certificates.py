@@ -113,6 +113,9 @@ def test_reissue_keeps_the_acm_arn_and_adds_an_s3_version(stack, cli, directory,
     assert cli("cert", "renew", name).code == 0
     second = certificate(stack, name)
     assert second["serial"] != first["serial"]
+    # the account registered when the directory was vaulted is reused, not registered again
+    secret = stack.aws("secretsmanager").get_secret_value(SecretId=f"acmevault/directories/{directory}")
+    assert first["account_url"] == second["account_url"] == json.loads(secret["SecretString"])["account_url"]
     assert second["acm_arns"] == first["acm_arns"]
     leaf, _ = issued_in_acm(stack, second["acm_arns"]["us-east-1"]["S"])
     assert format(leaf.serial_number, "x") == second["serial"]
@@ -206,6 +209,22 @@ def test_prevalidated_names_are_issued_without_a_challenge(stack, cli, directory
     issued = issue_certificate(name, services, time.monotonic() + 60)
     # THEN it is issued, and nothing was written to DNS
     assert issued.state.status is Status.ISSUED
+
+
+def test_a_wildcard_with_challenge_none_only_where_the_ca_holds_it_valid(stack, cli, directory, unique):
+    name = f"wild-{unique}"
+    wildcard = f"*.{unique}.example.com"
+    # not validated at the CA: refused, naming the wildcard
+    assert cli("cert", "put", name, "-d", wildcard, "--directory", directory, "--challenge", "none").code == 0
+    refused = cli("cert", "issue", name)
+    assert refused.code == 1
+    assert wildcard in refused.err
+    # validated once with dns-01: from then on the CA holds it valid and challenge none works
+    assert cli("cert", "put", name, "-d", wildcard, "--directory", directory, "--challenge", "dns-01").code == 0
+    assert cli("cert", "issue", name).code == 0
+    assert cli("cert", "put", name, "-d", wildcard, "--directory", directory, "--challenge", "none").code == 0
+    services = Services(**{**fresh_services(stack).__dict__, "dns": NoDns()})
+    assert issue_certificate(name, services, time.monotonic() + 60).state.status is Status.ISSUED
 
 
 def test_challenge_none_with_a_name_not_validated_fails_naming_it(stack, cli, directory, unique, state):

@@ -140,7 +140,8 @@ def _record_failure(current: Certificate, error: AcmeVaultError, services: Servi
 
 
 def _domain(authz: messages.AuthorizationResource) -> str:
-    return str(authz.body.identifier.value)
+    """The name as the spec gives it: a wildcard authorization's identifier drops the "*."."""
+    return ("*." if authz.body.wildcard else "") + str(authz.body.identifier.value)
 
 
 def _metadata(cert: Certificate, bundle: CertificateBundle) -> dict[str, Any]:
