@@ -1,16 +1,28 @@
-"""EventBridge schedule → queue one issue message per certificate that is due."""
+"""EventBridge schedule → queue one issue message per certificate that is due; alert on near-expiry."""
 
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from acmevault.renewal import queue_due
+from acmevault.aws.metrics import PowertoolsMetrics
+from acmevault.issuance import Services
+from acmevault.renewal import sweep
 from acmevault.runtime import lambda_logger
 from acmevault.services import queue, services
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = lambda_logger()
+metrics = Metrics()
 
 
+@cache
+def _services() -> Services:
+    return replace(services(), metrics=PowertoolsMetrics(metrics))
+
+
+@metrics.log_metrics
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    return {"queued": queue_due(datetime.now(UTC), services().certificates, queue())}
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return asdict(sweep(datetime.now(UTC), _services(), queue()))

@@ -71,18 +71,30 @@ def test_issue_function_with_its_sample_event(stack, cli, directory):
     assert status(cli, "web")["status"] == "issued"
 
 
-def test_a_failed_message_in_a_batch_goes_back_alone(stack, cli, directory):
-    # GIVEN two of the three certificates in the sample batch defined, the third not
+def test_only_a_transient_failure_goes_back_to_the_queue(stack, cli, directory, unique):
+    # GIVEN the sample batch: one certificate whose CA is down, one that is fine, one nobody defined
     event = load_event(ROOT / "events/issue-sqs-batch.json")
     names = [json.loads(r["body"])["certificate"] for r in event["Records"]]
-    for name in names[:2]:
-        assert cli("cert", "put", name, "-d", f"{name}.example.org", "--directory", directory).code == 0
-    cli("cert", "delete", names[2])
+    down = f"down-{unique}"
+    sm = stack.aws("secretsmanager")
+    secret = json.loads(sm.get_secret_value(SecretId=f"acmevault/directories/{directory}")["SecretString"])
+    sm.create_secret(
+        Name=f"acmevault/directories/{down}",
+        SecretString=json.dumps({**secret, "directory_url": "https://127.0.0.1:9/dir"}),
+    )
+    for name in names:
+        cli("cert", "delete", name)  # new certificates: due at once
+    assert cli("cert", "put", names[0], "-d", f"{names[0]}.example.org", "--directory", down).code == 0
+    assert cli("cert", "put", names[1], "-d", f"{names[1]}.example.org", "--directory", directory).code == 0
     # WHEN the issue function gets the batch
     result = run(stack, "IssueFunction", event)
-    # THEN only the undefined one is reported back to SQS, and the others are issued
-    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][2]["messageId"]}]}
-    assert [status(cli, n)["status"] for n in names[:2]] == ["issued", "issued"]
+    # THEN only the one that may succeed later goes back to SQS; the defined one is issued; the
+    # undefined one is dropped (retrying cannot help), and the unreachable CA is on the record
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert status(cli, names[1])["status"] == "issued"
+    failed = status(cli, names[0])
+    assert failed["status"] == "failed"
+    assert "cannot reach the CA" in failed["last_error"]
 
 
 def test_renew_function_queues_what_is_due(stack, cli, directory, unique, queue):
@@ -98,15 +110,15 @@ def test_renew_function_queues_what_is_due(stack, cli, directory, unique, queue)
     # THEN the due one is queued and the fresh one is not
     bodies = drain(sqs, url)
     queued = {b["certificate"] for b in bodies}
-    assert result == {"queued": len(bodies)}
+    assert result["queued"] == len(bodies)
     assert f"due-{unique}" in queued
     assert f"fresh-{unique}" not in queued
 
 
 def test_local_invoke_from_the_command_line(stack, cli, tmp_path, unique):
-    # a message for a certificate nobody defined: the whole batch failed, reported as Lambda reports it
+    # a message that is not one of ours: the whole batch failed, reported as Lambda reports it
     sample = load_event(ROOT / "events/issue-sqs.json")
-    sample["Records"][0]["body"] = json.dumps({"certificate": f"undefined-{unique}"})
+    sample["Records"][0]["body"] = "not json"
     event = tmp_path / "event.json"
     event.write_text(json.dumps(sample))
     log_to_current_stdout()

@@ -17,11 +17,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import requests
-from acme import challenges, client, messages
+from acme import challenges, client, crypto_util, messages
 from acme import errors as acme_errors
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy.errors import DeserializationError
+from josepy.json_util import field
 from josepy.jwa import ES256, ES384, ES512, RS256, JWASignature
 from josepy.jwk import JWK, JWKEC, JWKRSA
 
@@ -82,6 +83,12 @@ def _load_jwk(pem: str) -> tuple[JWK, JWASignature]:
         alg = {256: ES256, 384: ES384, 521: ES512}[key.curve.key_size]
         return JWKEC(key=key), alg
     return JWKRSA(key=key), RS256
+
+
+class _ReplacingOrder(messages.NewOrder):
+    """newOrder with the ARI "replaces" field, which the acme package does not know yet."""
+
+    replaces: str | None = field("replaces", omitempty=True)
 
 
 class _Network(client.ClientNetwork):
@@ -163,6 +170,7 @@ class AcmeSession:
             try:
                 document = response.json()
                 directory = messages.Directory.from_json(document)
+                self._directory_document: dict[str, Any] = document
             except (ValueError, DeserializationError):
                 raise CaError(f"{self.directory_url} is not an ACME directory (its answer is not one)") from None
         for resource in ("newNonce", "newAccount", "newOrder"):
@@ -227,10 +235,23 @@ class AcmeSession:
 
     # -- orders ----------------------------------------------------------------------------
 
-    def new_order(self, csr_pem: bytes, profile: str | None = None) -> Order:
+    def new_order(self, csr_pem: bytes, profile: str | None = None, replaces: str | None = None) -> Order:
+        """Place an order for the CSR's names; ``replaces`` names the certificate it renews (RFC 9773 §5)."""
         self._require_account()
         with _translated("placing the order", self.directory_url):
-            resource = self._client.new_order(csr_pem, profile=profile)
+            if replaces is None:
+                resource = self._client.new_order(csr_pem, profile=profile)
+            else:
+                csr = _load_csr(csr_pem)
+                names, _ = crypto_util.get_identifiers_from_x509(csr.subject, csr.extensions)
+                order = _ReplacingOrder(
+                    identifiers=[messages.Identifier(typ=messages.IDENTIFIER_FQDN, value=n) for n in names],
+                    profile=profile or "",
+                    replaces=replaces,
+                )
+                response = self._net.post(self._client.directory["newOrder"], order, new_nonce_url=self._new_nonce_url)
+                url = response.headers["Location"]
+                return self.fetch_order(url, csr_pem)
         return Order(url=str(resource.uri), resource=resource, authorizations=tuple(resource.authorizations))
 
     def dns_challenge(self, authz: messages.AuthorizationResource) -> DnsChallenge:
@@ -264,11 +285,18 @@ class AcmeSession:
             raise ChallengeFailed(f"{domain}: validation failed: {'; '.join(reasons) or authz.status}")
 
     def finalize(self, order: Order, deadline: float) -> str:
-        """Send the CSR, wait for the certificate, return the full chain PEM."""
-        with _translated("finalizing the order", self.directory_url):
-            csr = messages.CertificateRequest(csr=_load_csr(order.resource.csr_pem))
-            response = self._net.post(order.resource.body.finalize, csr, new_nonce_url=self._new_nonce_url)
-            body = messages.Order.from_json(response.json())
+        """Send the CSR unless the CA already has it, wait for the certificate, return the full chain PEM.
+
+        Works on a fresh order and on one fetched again after a crash (processing or valid already).
+        """
+        body = order.resource.body
+        retry_after = None
+        if body.status in (messages.STATUS_PENDING, messages.STATUS_READY):
+            with _translated("finalizing the order", self.directory_url):
+                csr = messages.CertificateRequest(csr=_load_csr(order.resource.csr_pem))
+                response = self._net.post(body.finalize, csr, new_nonce_url=self._new_nonce_url)
+                body = messages.Order.from_json(response.json())
+            retry_after = _retry_after(response)
 
         def fetch() -> tuple[messages.Order, requests.Response]:
             r = self._post_as_get(order.url)
@@ -280,13 +308,53 @@ class AcmeSession:
                 lambda o: o.status in (messages.STATUS_VALID, messages.STATUS_INVALID),
                 deadline,
                 f"order {order.url}",
-                retry_after=_retry_after(response),
+                retry_after=retry_after,
             )
         if body.status == messages.STATUS_INVALID or body.certificate is None:
             reason = _problem_text(body.error) if body.error is not None else "no reason given"
             raise CaError(f"order {order.url} became invalid: {reason}")
         with _translated("downloading the certificate", self.directory_url):
             return str(self._post_as_get(body.certificate).text)
+
+    def fetch_order(self, url: str, csr_pem: bytes) -> Order:
+        """An order placed earlier (by a process that died), as it stands now at the CA."""
+        self._require_account()
+        with _translated(f"fetching order {url}", self.directory_url):
+            body = messages.Order.from_json(self._post_as_get(url).json())
+            authorizations = tuple(
+                messages.AuthorizationResource(
+                    body=messages.Authorization.from_json(self._post_as_get(a).json()), uri=a
+                )
+                for a in body.authorizations
+            )
+        resource = messages.OrderResource(body=body, uri=url, authorizations=list(authorizations), csr_pem=csr_pem)
+        return Order(url=url, resource=resource, authorizations=authorizations)
+
+    # -- renewal information (RFC 9773) -----------------------------------------------------
+
+    @property
+    def supports_ari(self) -> bool:
+        return "renewalInfo" in self._directory_document
+
+    def renewal_info(self, certificate_id: str) -> tuple[Any, float | None]:
+        """The CA's renewal information for a certificate, and its Retry-After in seconds."""
+        url = f"{str(self._directory_document['renewalInfo']).rstrip('/')}/{certificate_id}"
+        with _translated("fetching renewal information", self.directory_url):
+            response = self._net.get(url, content_type="")
+            return response.json(), _retry_after(response)
+
+    def order_urls(self) -> list[str]:
+        """Every order of this account, as the CA lists them (RFC 8555 §7.1.2.1), following pagination."""
+        self._require_account()
+        with _translated("listing the account's orders", self.directory_url):
+            account = self._post_as_get(str(self.account_url)).json()
+            url: str | None = account.get("orders")
+            urls: list[str] = []
+            while url:
+                response = self._post_as_get(url)
+                urls += response.json().get("orders", [])
+                url = response.links.get("next", {}).get("url")
+        return urls
 
     def revoke(self, certificate_pem: str, reason: int) -> None:
         from cryptography import x509

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -213,11 +214,49 @@ def cert_delete(args: argparse.Namespace) -> int:
 def renew(args: argparse.Namespace) -> int:
     if not args.due:
         raise ValidationError("--due", "say which certificates to renew: 'acmevault renew --due'")
-    due = list(_services().certificates.due(datetime.now(UTC)))
-    if not due:
+    from .renewal import renew_due
+
+    services = _services()
+    now = datetime.now(UTC)
+    total = sum(1 for _ in services.certificates.due(now))
+    if not total:
         _progress("no certificate is due for renewal")
         return 0
-    return _issue(due, args.timeout)
+    bar = _ProgressBar(total)
+    outcomes = renew_due(services, now, args.timeout, workers=args.workers, progress=bar.step)
+    bar.done()
+    summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
+    print(f"{sum(outcomes.values())} certificates looked at: {summary}")
+    return 1 if outcomes.get("failed") else 0
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (a line per certificate when stderr is not a terminal)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.count, self.failed = total, 0, 0
+        self.tty = sys.stderr.isatty()
+        self._lock = threading.Lock()
+
+    def step(self, name: str, outcome: str) -> None:
+        with self._lock:
+            self.count += 1
+            self.failed += outcome == "failed"
+            if self.tty:
+                filled = 30 * self.count // self.total
+                bar = "#" * filled + "." * (30 - filled)
+                print(
+                    f"\r[{bar}] {self.count}/{self.total} ({self.failed} failed) {name[:30]:30}",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            else:
+                _progress(f"[{self.count}/{self.total}] {name}: {outcome}")
+
+    def done(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
 
 
 # -- local -------------------------------------------------------------------------------------
@@ -323,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     rn = commands.add_parser("renew", help="the scheduled sweep, run here")
     rn.add_argument("--due", action="store_true", help="renew every certificate whose renewal time has come")
     rn.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per certificate")
+    rn.add_argument("--workers", type=int, default=8, help="certificates worked at once (default %(default)s)")
     rn.set_defaults(run=renew)
 
     local = commands.add_parser("local", help="the local stack (Pebble + moto)").add_subparsers(

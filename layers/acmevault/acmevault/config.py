@@ -22,6 +22,7 @@ class Settings:
     secret_prefix: str
     acm_regions: tuple[str, ...]
     event_bus: str | None
+    alert_topic_arn: str | None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -46,6 +47,7 @@ class Settings:
             secret_prefix=env.get("ACMEVAULT_SECRET_PREFIX") or SECRET_PREFIX_DEFAULT,
             acm_regions=acm_regions or (region,),
             event_bus=env.get("ACMEVAULT_EVENT_BUS") or None,
+            alert_topic_arn=env.get("ACMEVAULT_ALERT_TOPIC_ARN") or None,
         )
 
 

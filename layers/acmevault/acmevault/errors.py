@@ -47,6 +47,16 @@ class ConflictError(AcmeVaultError):
     code = "conflict"
 
 
+class LeaseHeld(ConflictError):
+    """Another worker is issuing this certificate right now."""
+
+    code = "lease_held"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"certificate {name!r} is being issued by another worker right now; try again later")
+        self.name = name
+
+
 class CaError(AcmeVaultError):
     """The ACME server answered, and refused."""
 

@@ -286,18 +286,19 @@ class LocalStack:
             TableName=table,
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[
-                {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "due_pk", "renew_at")
+                {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "due_pk", "due_at", "alert_at")
             ],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             GlobalSecondaryIndexes=[
                 {
-                    "IndexName": "due",
+                    "IndexName": index,
                     "KeySchema": [
                         {"AttributeName": "due_pk", "KeyType": "HASH"},
-                        {"AttributeName": "renew_at", "KeyType": "RANGE"},
+                        {"AttributeName": sort_key, "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "KEYS_ONLY"},
                 }
+                for index, sort_key in (("due", "due_at"), ("alert", "alert_at"))
             ],
         )
         sqs = aws("sqs")

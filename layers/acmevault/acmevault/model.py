@@ -123,6 +123,10 @@ def decode_base64url(value: str) -> bytes:
     return base64.urlsafe_b64decode(padded)
 
 
+# What a person gives for a directory (API body, CLI flags); acmevault adds account_key and account_url.
+CREDENTIAL_FIELDS = ("directory_url", "eab_kid", "eab_hmac_key", "eab_hmac_alg", "contact")
+
+
 @dataclass(frozen=True)
 class DirectoryCredential:
     """One complete credential set for an ACME directory: a Secrets Manager version."""
@@ -224,6 +228,32 @@ class DirectoryCredential:
             account_url=data.get("account_url"),
         )
 
+    @classmethod
+    def parse(cls, data: Any) -> DirectoryCredential:
+        """A credential from untrusted input (an API body): only what a person gives; the account key
+        and URL are acmevault's to write. No message quotes the HMAC key."""
+        if not isinstance(data, Mapping):
+            raise ValidationError("body", "must be a JSON object")
+        unknown = sorted(set(data) - set(CREDENTIAL_FIELDS))
+        if unknown:
+            allowed = ", ".join(CREDENTIAL_FIELDS)
+            raise ValidationError(unknown[0], f"is not a field of a directory credential (fields: {allowed})")
+        if data.get("directory_url") in (None, ""):
+            raise ValidationError("directory_url", "is required")
+        for name in ("directory_url", "eab_kid", "eab_hmac_key", "eab_hmac_alg"):
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise ValidationError(name, "must be a string")
+        contact = data.get("contact") or []
+        if not isinstance(contact, list):
+            raise ValidationError("contact", "must be a list of mailto: URIs")
+        return cls(
+            directory_url=data["directory_url"],
+            eab_kid=data.get("eab_kid"),
+            eab_hmac_key=data.get("eab_hmac_key"),
+            eab_hmac_alg=data.get("eab_hmac_alg") or "HS256",
+            contact=tuple(contact),
+        )
+
     def public_view(self) -> dict[str, Any]:
         """What may be shown to a person: no HMAC key, no account key, a masked KID."""
         kid = self.eab_kid
@@ -238,7 +268,16 @@ class DirectoryCredential:
         }
 
 
-SPEC_FIELDS = ("domains", "directory", "key_type", "challenge", "hosted_zone_id", "acm_regions", "profile")
+SPEC_FIELDS = (
+    "domains",
+    "directory",
+    "key_type",
+    "challenge",
+    "hosted_zone_id",
+    "acm_regions",
+    "profile",
+    "renew_fraction",
+)
 
 
 @dataclass(frozen=True)
@@ -251,6 +290,8 @@ class CertificateSpec:
     hosted_zone_id: str | None = None
     acm_regions: tuple[str, ...] = ()
     profile: str | None = None
+    # Fraction of the lifetime left when renewal is due; None: a third (half under 10 days), or ARI.
+    renew_fraction: float | None = None
 
     @classmethod
     def parse(cls, name: Any, data: Mapping[str, Any]) -> CertificateSpec:
@@ -272,6 +313,11 @@ class CertificateSpec:
         profile = data.get("profile")
         if profile is not None and (not isinstance(profile, str) or not re.match(r"^[A-Za-z0-9._-]{1,64}$", profile)):
             raise ValidationError("profile", f"{profile!r} is not an ACME profile name")
+        fraction = data.get("renew_fraction")
+        if fraction is not None and (
+            isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.05 <= fraction <= 0.95
+        ):
+            raise ValidationError("renew_fraction", f"{fraction!r} is not a number from 0.05 to 0.95")
         return cls(
             name=validate_name(name),
             domains=validate_domains(data["domains"]),
@@ -281,6 +327,7 @@ class CertificateSpec:
             hosted_zone_id=zone.rsplit("/", 1)[-1] if zone else None,
             acm_regions=tuple(dict.fromkeys(validate_region(r) for r in regions)),
             profile=profile,
+            renew_fraction=float(fraction) if fraction is not None else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -292,6 +339,7 @@ class CertificateSpec:
             "hosted_zone_id": self.hosted_zone_id,
             "acm_regions": list(self.acm_regions),
             "profile": self.profile,
+            "renew_fraction": self.renew_fraction,
         }
 
 
@@ -310,6 +358,36 @@ class CertificateState:
     last_error: str | None = None
     consecutive_failures: int = 0
     updated_at: datetime | None = None
+    # ARI (RFC 9773): when to ask the CA again, and the certificate it is about
+    ari_check_at: datetime | None = None
+    # after a failure: not before this time again (backoff)
+    retry_at: datetime | None = None
+    # when to tell people the certificate is close to expiry and still not renewed
+    alert_at: datetime | None = None
+    # an order in flight, kept so a crashed attempt resumes it instead of ordering again
+    pending: PendingOrder | None = None
+    # the serving certificate (public): ARI identifies it, and a revocation needs it
+    certificate_pem: str | None = None
+
+    @property
+    def due_at(self) -> datetime | None:
+        """When the sweep must next look at this certificate (renew, re-check ARI, or retry)."""
+        if self.status is Status.REVOKED:
+            return None
+        if self.retry_at is not None:
+            return self.retry_at
+        times = [t for t in (self.renew_at, self.ari_check_at) if t is not None]
+        return min(times) if times else None
+
+
+@dataclass(frozen=True)
+class PendingOrder:
+    """An order placed but not yet served: enough to finish it after a crash, without ordering again."""
+
+    order_url: str
+    account_url: str
+    encrypted_key: bytes = field(repr=False)  # the new private key, encrypted with the stack's KMS key
+    fullchain: str | None = None  # set once downloaded: only the push to ACM and S3 remains
 
 
 @dataclass(frozen=True)
@@ -318,12 +396,24 @@ class Certificate:
     state: CertificateState = field(default_factory=CertificateState)
 
 
-def default_renew_at(not_before: datetime, not_after: datetime) -> datetime:
-    """Renew when a third of the lifetime remains (half for lifetimes under 10 days).
+def default_renew_at(not_before: datetime, not_after: datetime, fraction: float | None = None) -> datetime:
+    """Renew when a third of the lifetime remains (half for lifetimes under 10 days), or ``fraction``.
 
     A fraction, not a fixed number of days, so 6-day, 47-day, 90-day and 1-year
     certificates all renew once per lifetime instead of looping.
     """
     lifetime = not_after - not_before
-    remaining = lifetime / 2 if lifetime < timedelta(days=10) else lifetime / 3
-    return not_after - remaining
+    if fraction is None:
+        fraction = 1 / 2 if lifetime < timedelta(days=10) else 1 / 3
+    return not_after - lifetime * fraction
+
+
+def default_alert_at(not_before: datetime, not_after: datetime) -> datetime:
+    """Tell people when a sixth of the lifetime remains and the certificate is still not renewed."""
+    return not_after - (not_after - not_before) / 6
+
+
+def retry_delay(consecutive_failures: int, retry_after: float | None, jitter: float) -> timedelta:
+    """Exponential backoff from 5 minutes to 6 hours, with jitter in [0.5, 1.0), never before Retry-After."""
+    backoff = min(300 * 2 ** max(0, consecutive_failures - 1), 6 * 3600) * (0.5 + jitter / 2)
+    return timedelta(seconds=max(backoff, retry_after or 0))

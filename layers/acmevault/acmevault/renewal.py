@@ -1,18 +1,109 @@
-"""The scheduled sweep: find the certificates whose renewal time has come and queue them."""
+"""The scheduled job: find what is due and queue it; tell people what is about to expire; work a message.
+
+The sweep reads the table's due-date and alert indexes only, so its cost grows with
+the number of certificates due, not with the inventory.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from .aws.queue import IssueQueue
-from .ports import Certificates
+from .aws.queue import IssueMessage, IssueQueue
+from .errors import AcmeVaultError, LeaseHeld, UnavailableError
+from .issuance import Services, issue_certificate, renew_if_due
 
 log = logging.getLogger(__name__)
 
+ALERT_AGAIN_AFTER = timedelta(days=1)
 
-def queue_due(now: datetime, certificates: Certificates, queue: IssueQueue) -> int:
-    """Queue one message per due certificate; the issue worker does the rest."""
-    sent = queue.send(certificates.due(now), reason="renewal")
-    log.info("renewals queued", extra={"count": sent})
-    return sent
+
+@dataclass(frozen=True)
+class Sweep:
+    queued: int
+    expiring: list[str]
+
+
+def sweep(now: datetime, services: Services, queue: IssueQueue) -> Sweep:
+    """Queue one message per due certificate, and alert on those close to expiry and not renewed."""
+    queued = queue.send(services.certificates.due(now), reason="renewal")
+    expiring = [name for name in services.certificates.expiring(now) if _alert_expiring(name, now, services)]
+    services.metrics.sweep_done(queued, len(expiring))
+    log.info("sweep done", extra={"queued": queued, "expiring": len(expiring)})
+    return Sweep(queued, expiring)
+
+
+def _alert_expiring(name: str, now: datetime, services: Services) -> bool:
+    cert = services.certificates.get(name)
+    state = cert.state
+    if state.not_after is None:
+        return False
+    days = (state.not_after - now).total_seconds() / 86400
+    detail = {
+        "certificate": name,
+        "domains": list(cert.spec.domains),
+        "serial": state.serial,
+        "not_after": state.not_after.isoformat(),
+        "days_to_expiry": round(days, 2),
+        "last_error": state.last_error,
+    }
+    services.events.publish("Certificate Expiring", detail)
+    services.metrics.certificate_expiring(name, days)
+    services.alerts.notify(
+        f"acmevault: {name} expires in {days:.1f} days",
+        f"{name} ({', '.join(cert.spec.domains)}) expires {state.not_after:%Y-%m-%d %H:%M} UTC and has not "
+        f"been renewed. Last error: {state.last_error or 'none'}.",
+    )
+    services.certificates.postpone_alert(name, now + ALERT_AGAIN_AFTER)
+    return True
+
+
+def work(message: IssueMessage, services: Services, deadline: float) -> str:
+    """What the issue worker does with one message; returns the outcome, raises only to be retried.
+
+    A transient failure (CA or AWS unavailable) is raised, so the message comes back after the
+    queue's visibility timeout and goes to the dead-letter queue after too many tries. A refusal
+    (bad spec, CA said no) is recorded on the certificate and told to people; retrying the message
+    would not help, so it is not raised. Another worker on the same certificate: nothing to do.
+    """
+    try:
+        if message.scheduled:
+            issued = renew_if_due(message.certificate, services, deadline)
+        else:
+            issued = issue_certificate(message.certificate, services, deadline)
+    except LeaseHeld:
+        return "busy"
+    except UnavailableError:
+        raise
+    except AcmeVaultError as error:
+        log.warning("not issued", extra={"certificate": message.certificate, "error": error.code})
+        return "failed"
+    return "not due" if issued is None else "issued"
+
+
+def renew_due(
+    services: Services,
+    now: datetime,
+    timeout: float,
+    workers: int = 8,
+    progress: Callable[[str, str], None] | None = None,
+) -> Counter[str]:
+    """The sweep run here instead of in Lambda: due certificates issued by ``workers`` threads."""
+    names = list(services.certificates.due(now))
+
+    def one(name: str) -> str:
+        try:
+            outcome = work(IssueMessage(name, "renewal"), services, time.monotonic() + timeout)
+        except UnavailableError:
+            outcome = "failed"
+        if progress:
+            progress(name, outcome)
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return Counter(pool.map(one, names))

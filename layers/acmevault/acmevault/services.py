@@ -8,13 +8,16 @@ from .accounts import Accounts
 from .aws.acm import AcmImporter
 from .aws.dns import Route53Dns
 from .aws.events import EventBridgeEvents
+from .aws.kms import KmsKeyVault
 from .aws.queue import IssueQueue
 from .aws.s3 import S3Store
 from .aws.secrets import DirectorySecrets
+from .aws.sns import SnsAlerts
 from .aws.table import CertificateTable
 from .config import Settings, settings
 from .errors import ConfigurationError
 from .issuance import Services
+from .ports import NoMetrics
 
 
 def build(config: Settings) -> Services:
@@ -27,6 +30,9 @@ def build(config: Settings) -> Services:
         acm=AcmImporter(),
         files=S3Store(config.bucket_name, config.kms_key_id, config.region),
         events=EventBridgeEvents(config.event_bus, config.region),
+        alerts=SnsAlerts(config.alert_topic_arn, config.region),
+        keys=KmsKeyVault(config.kms_key_id, config.region),
+        metrics=NoMetrics(),
         default_acm_regions=config.acm_regions,
     )
 

@@ -11,6 +11,7 @@ from ..keys import CertificateBundle
 from .clients import client, error_code, translated
 
 log = logging.getLogger(__name__)
+REVOKED_TAG = "acmevault:revoked"
 
 
 class AcmImporter:
@@ -40,3 +41,14 @@ class AcmImporter:
                     )
             tags = [{"Key": "acmevault:certificate", "Value": name}]
             return str(acm.import_certificate(Tags=tags, **args)["CertificateArn"])
+
+    def mark_revoked(self, region: str, arn: str, reason: str) -> None:
+        """Tag the ACM copy ``acmevault:revoked=<reason>`` so whoever attaches it sees it must not be used."""
+        acm = client("acm", region)
+        with translated(f"tagging {arn} as revoked"):
+            try:
+                acm.add_tags_to_certificate(CertificateArn=arn, Tags=[{"Key": REVOKED_TAG, "Value": reason}])
+            except ClientError as error:
+                if error_code(error) != "ResourceNotFoundException":
+                    raise
+                log.warning("ACM certificate was deleted outside acmevault; nothing to tag", extra={"arn": arn})

@@ -4,22 +4,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from ..errors import AwsUnavailable, ValidationError
+from ..model import validate_name
 from .clients import client, translated
 
 
-def parse_message(body: str) -> str:
-    """The certificate name in an issue message; ValidationError names what is wrong."""
-    from ..model import validate_name
+@dataclass(frozen=True)
+class IssueMessage:
+    certificate: str
+    reason: str  # "renewal" (the schedule: only if due) or why it was asked for (on demand: always)
 
+    @property
+    def scheduled(self) -> bool:
+        return self.reason == "renewal"
+
+
+def parse_message(body: str) -> IssueMessage:
+    """An issue message from the queue; ValidationError names what is wrong."""
     try:
         message = json.loads(body)
     except ValueError:
         raise ValidationError("message", "is not JSON") from None
     if not isinstance(message, dict) or "certificate" not in message:
         raise ValidationError("certificate", "is missing from the message")
-    return validate_name(message["certificate"], "certificate")
+    reason = message.get("reason", "renewal")
+    if not isinstance(reason, str):
+        raise ValidationError("reason", "must be a string")
+    return IssueMessage(validate_name(message["certificate"], "certificate"), reason)
 
 
 class IssueQueue:

@@ -6,8 +6,11 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from ..errors import ConflictError
 from ..keys import CertificateBundle
-from .clients import client, translated
+from .clients import client, error_code, translated
 
 
 def prefix_for(name: str) -> str:
@@ -52,3 +55,39 @@ class S3Store:
             versions = dict(zip(pems, pool.map(put, pems), strict=True))
         versions["metadata.json"] = put("metadata.json")
         return versions
+
+    def get_certificate_pem(self, name: str) -> str:
+        """The certificate (leaf, PEM) currently served from S3 for ``name``."""
+        key = prefix_for(name) + "cert.pem"
+        body = self._get(key)
+        if body is None:
+            raise ConflictError(f"certificate {name!r} has no s3://{self.bucket}/{key}; issue it again first")
+        return body
+
+    def mark_revoked(self, name: str, revoked: dict[str, Any]) -> None:
+        """Record the revocation in metadata.json (the PEMs stay, so nothing reads as if it vanished)."""
+        key = prefix_for(name) + "metadata.json"
+        current = self._get(key)
+        metadata = json.loads(current) if current else {"name": name}
+        metadata["revoked"] = revoked
+        encryption: dict[str, str] = {"ServerSideEncryption": "aws:kms"}
+        if self._kms_key_id:
+            encryption["SSEKMSKeyId"] = self._kms_key_id
+        with translated(f"writing s3://{self.bucket}/{key}"):
+            client("s3", self._region).put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=(json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode(),
+                ContentType="application/json",
+                **encryption,
+            )
+
+    def _get(self, key: str) -> str | None:
+        with translated(f"reading s3://{self.bucket}/{key}"):
+            try:
+                response = client("s3", self._region).get_object(Bucket=self.bucket, Key=key)
+            except ClientError as error:
+                if error_code(error) in ("NoSuchKey", "404"):
+                    return None
+                raise
+            return str(response["Body"].read().decode())

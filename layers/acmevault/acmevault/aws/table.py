@@ -1,27 +1,34 @@
 """Certificate specs and their state in DynamoDB.
 
 Layout: pk="CERT", sk=<name> for each certificate, so listing is one paged query
-in name order; certificates with a renewal time also carry due_pk/renew_at for
-the due-date index (sharded so no single index partition is hot).
+in name order. Certificates the sweep must look at carry due_pk (a shard) and
+due_at for the "due" index, and alert_at for the "alert" index, so the sweep reads
+what is due, never the whole inventory. A lease (lease_owner, lease_until) on the
+item makes sure one worker at a time orders for a certificate. History entries (an
+audit trail without secrets) are items pk="HIST#<name>", sk=<ISO time>#<random>.
 """
 
 from __future__ import annotations
 
+import secrets
 import zlib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from ..errors import CertificateNotFound
-from ..model import Certificate, CertificateSpec, CertificateState, Status
+from ..errors import CertificateNotFound, LeaseHeld
+from ..model import SPEC_FIELDS, Certificate, CertificateSpec, CertificateState, PendingOrder, Status
 from .clients import client, error_code, translated
 
 CERT_PK = "CERT"
 DUE_INDEX = "due"
+ALERT_INDEX = "alert"
 DUE_SHARDS = 8
+HISTORY_PK = "HIST#"  # + name; sk = ISO time of the entry
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -40,19 +47,26 @@ def _dt(value: Any) -> datetime | None:
 
 
 def _to_item(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in values.items() if v is not None}
+    # DynamoDB numbers are Decimals; a float is stored through its shortest decimal form
+    return {
+        k: _ser.serialize(Decimal(str(v)) if isinstance(v, float) else v) for k, v in values.items() if v is not None
+    }
 
 
 def _from_item(item: dict[str, Any]) -> Certificate:
     data = {k: _de.deserialize(v) for k, v in item.items()}
     spec = CertificateSpec.parse(
         data["sk"],
-        {
-            k: data.get(k)
-            for k in data
-            if k in ("domains", "directory", "key_type", "challenge", "hosted_zone_id", "acm_regions", "profile")
-        },
+        {k: float(v) if isinstance(v, Decimal) else v for k, v in data.items() if k in SPEC_FIELDS},
     )
+    pending = None
+    if data.get("pending_order_url"):
+        pending = PendingOrder(
+            order_url=data["pending_order_url"],
+            account_url=data["pending_account_url"],
+            encrypted_key=bytes(data["pending_key"]),
+            fullchain=data.get("pending_fullchain"),
+        )
     state = CertificateState(
         status=Status(data.get("status", Status.PENDING.value)),
         serial=data.get("serial"),
@@ -65,6 +79,11 @@ def _from_item(item: dict[str, Any]) -> Certificate:
         last_error=data.get("last_error"),
         consecutive_failures=int(data.get("consecutive_failures") or 0),
         updated_at=_dt(data.get("updated_at")),
+        ari_check_at=_dt(data.get("ari_check_at")),
+        retry_at=_dt(data.get("retry_at")),
+        alert_at=_dt(data.get("alert_at")),
+        pending=pending,
+        certificate_pem=data.get("certificate_pem"),
     )
     return Certificate(spec, state)
 
@@ -97,6 +116,7 @@ class CertificateTable:
         first_time = [
             "#status = if_not_exists(#status, :pending)",
             "#renew_at = if_not_exists(#renew_at, :now)",
+            "#due_at = if_not_exists(#due_at, :now)",
             "#due_pk = if_not_exists(#due_pk, :due)",
         ]
         expression = "SET " + ", ".join([*sets, *first_time])
@@ -111,7 +131,13 @@ class CertificateTable:
                 TableName=self.table_name,
                 Key=_to_item({"pk": CERT_PK, "sk": spec.name}),
                 UpdateExpression=expression,
-                ExpressionAttributeNames={**names, "#status": "status", "#renew_at": "renew_at", "#due_pk": "due_pk"},
+                ExpressionAttributeNames={
+                    **names,
+                    "#status": "status",
+                    "#renew_at": "renew_at",
+                    "#due_at": "due_at",
+                    "#due_pk": "due_pk",
+                },
                 ExpressionAttributeValues=attr_values,
                 ReturnValues="ALL_NEW",
             )
@@ -131,7 +157,16 @@ class CertificateTable:
             "last_error": state.last_error,
             "consecutive_failures": state.consecutive_failures,
             "updated_at": _iso(state.updated_at),
-            "due_pk": due_shard(name) if state.renew_at and state.status != Status.REVOKED else None,
+            "ari_check_at": _iso(state.ari_check_at),
+            "retry_at": _iso(state.retry_at),
+            "alert_at": _iso(state.alert_at) if state.status is not Status.REVOKED else None,
+            "due_at": _iso(state.due_at),
+            "due_pk": due_shard(name),
+            "pending_order_url": state.pending.order_url if state.pending else None,
+            "pending_account_url": state.pending.account_url if state.pending else None,
+            "pending_key": state.pending.encrypted_key if state.pending else None,
+            "pending_fullchain": state.pending.fullchain if state.pending else None,
+            "certificate_pem": state.certificate_pem,
         }
         present = {k: v for k, v in values.items() if v is not None}
         absent = [k for k, v in values.items() if v is None]
@@ -195,7 +230,7 @@ class CertificateTable:
             args: dict[str, Any] = {
                 "TableName": self.table_name,
                 "IndexName": DUE_INDEX,
-                "KeyConditionExpression": "due_pk = :shard AND renew_at <= :now",
+                "KeyConditionExpression": "due_pk = :shard AND due_at <= :now",
                 "ExpressionAttributeValues": _to_item({":shard": f"DUE#{shard}", ":now": now.isoformat()}),
                 "ProjectionExpression": "sk",
             }
@@ -207,3 +242,103 @@ class CertificateTable:
                 if "LastEvaluatedKey" not in response:
                     break
                 args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def expiring(self, now: datetime) -> Iterator[str]:
+        """Names of certificates past their alert time: close to expiry and still not renewed."""
+        for shard in range(DUE_SHARDS):
+            args: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": ALERT_INDEX,
+                "KeyConditionExpression": "due_pk = :shard AND alert_at <= :now",
+                "ExpressionAttributeValues": _to_item({":shard": f"DUE#{shard}", ":now": now.isoformat()}),
+                "ProjectionExpression": "sk",
+            }
+            while True:
+                with translated("finding certificates close to expiry"):
+                    response = self._ddb.query(**args)
+                for item in response["Items"]:
+                    yield str(_de.deserialize(item["sk"]))
+                if "LastEvaluatedKey" not in response:
+                    break
+                args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def postpone_alert(self, name: str, until: datetime) -> None:
+        with translated(f"postponing the expiry alert of {name!r}"):
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=_to_item({"pk": CERT_PK, "sk": name}),
+                UpdateExpression="SET alert_at = :until",
+                ConditionExpression="attribute_exists(alert_at)",
+                ExpressionAttributeValues=_to_item({":until": until.isoformat()}),
+            )
+
+    # -- leases ------------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, owner: str, now: datetime, seconds: float) -> None:
+        """Take the certificate's lease, or raise LeaseHeld: one order at a time per certificate.
+
+        A lease that has expired (its holder died) can be taken over; the holder itself may renew it.
+        """
+        with translated(f"taking the lease on {name!r}"):
+            try:
+                self._ddb.update_item(
+                    TableName=self.table_name,
+                    Key=_to_item({"pk": CERT_PK, "sk": name}),
+                    UpdateExpression="SET lease_owner = :owner, lease_until = :until",
+                    ConditionExpression=(
+                        "attribute_exists(pk) AND (attribute_not_exists(lease_until) "
+                        "OR lease_until < :now OR lease_owner = :owner)"
+                    ),
+                    ExpressionAttributeValues=_to_item(
+                        {
+                            ":owner": owner,
+                            ":now": now.isoformat(),
+                            ":until": (now + timedelta(seconds=seconds)).isoformat(),
+                        }
+                    ),
+                )
+            except ClientError as error:
+                if error_code(error) != "ConditionalCheckFailedException":
+                    raise
+                self.get(name)  # CertificateNotFound when it is not there at all
+                raise LeaseHeld(name) from None
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with translated(f"releasing the lease on {name!r}"):
+            try:
+                self._ddb.update_item(
+                    TableName=self.table_name,
+                    Key=_to_item({"pk": CERT_PK, "sk": name}),
+                    UpdateExpression="REMOVE lease_owner, lease_until",
+                    ConditionExpression="lease_owner = :owner",
+                    ExpressionAttributeValues=_to_item({":owner": owner}),
+                )
+            except ClientError as error:
+                if error_code(error) != "ConditionalCheckFailedException":
+                    raise  # otherwise: it expired and someone else holds it now; theirs to release
+
+    # -- history -----------------------------------------------------------------------------
+
+    def add_history(self, name: str, entry: dict[str, Any]) -> None:
+        """Append an audit entry (what happened and when; never a secret) to the certificate's history."""
+        at = str(entry.get("at") or datetime.now(UTC).isoformat())
+        # The suffix keeps two entries written in the same microsecond apart.
+        item = {**entry, "pk": HISTORY_PK + name, "sk": f"{at}#{secrets.token_hex(4)}", "at": at}
+        with translated(f"recording the history of {name!r}"):
+            self._ddb.put_item(TableName=self.table_name, Item=_to_item(item))
+
+    def history(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest ``limit`` history entries, newest first."""
+        with translated(f"reading the history of {name!r}"):
+            response = self._ddb.query(
+                TableName=self.table_name,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues=_to_item({":pk": HISTORY_PK + name}),
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+        entries = []
+        for item in response["Items"]:
+            data = {k: _de.deserialize(v) for k, v in item.items() if k not in ("pk", "sk")}
+            entries.append({k: int(v) if isinstance(v, Decimal) and v == int(v) else v for k, v in data.items()})
+        return entries

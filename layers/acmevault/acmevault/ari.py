@@ -1,0 +1,73 @@
+"""ACME Renewal Information (RFC 9773): when the CA wants a certificate renewed.
+
+Pure functions: the HTTP fetch lives in acme_session; these turn a response into a
+plan (when to renew, when to ask again) and are tested against recorded responses.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+
+MIN_RECHECK = timedelta(minutes=1)
+MAX_RECHECK = timedelta(days=1)
+DEFAULT_RECHECK = timedelta(hours=6)  # RFC 9773 §4.3.3, also after an error
+
+
+@dataclass(frozen=True)
+class RenewalPlan:
+    renew_at: datetime | None  # None: the CA gave no usable window; keep the lifetime-based time
+    check_again_at: datetime
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def certificate_id(certificate: x509.Certificate) -> str:
+    """The ARI certificate identifier: base64url(AKI keyIdentifier) '.' base64url(serial, DER integer bytes)."""
+    aki = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    if aki.key_identifier is None:
+        raise ValueError("the certificate's Authority Key Identifier has no key identifier")
+    serial = certificate.serial_number
+    length = serial.bit_length() // 8 + 1  # DER INTEGER content: room for a leading zero bit
+    return f"{_b64url(aki.key_identifier)}.{_b64url(serial.to_bytes(length, 'big'))}"
+
+
+def clamp_recheck(seconds: float | None, now: datetime) -> datetime:
+    if seconds is None:
+        return now + DEFAULT_RECHECK
+    delay = min(max(timedelta(seconds=seconds), MIN_RECHECK), MAX_RECHECK)
+    return now + delay
+
+
+def plan(document: Any, retry_after_seconds: float | None, now: datetime, rng: random.Random) -> RenewalPlan:
+    """A renewal time chosen at random inside the suggested window, and when to ask again.
+
+    An invalid window (missing, unparsable, end not after start) is treated like an
+    error: no renewal time from ARI, ask again in six hours. A window already in the
+    past means renew now.
+    """
+    try:
+        window = document["suggestedWindow"]
+        start = datetime.fromisoformat(str(window["start"]).replace("Z", "+00:00"))
+        end = datetime.fromisoformat(str(window["end"]).replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError):
+        return failed(now)
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        return failed(now)
+    check_again = clamp_recheck(retry_after_seconds, now)
+    if end <= now:
+        return RenewalPlan(renew_at=now, check_again_at=check_again)
+    earliest = max(start, now)
+    renew_at = earliest + (end - earliest) * rng.random()
+    return RenewalPlan(renew_at=renew_at, check_again_at=check_again)
+
+
+def failed(now: datetime) -> RenewalPlan:
+    return RenewalPlan(renew_at=None, check_again_at=now + DEFAULT_RECHECK)

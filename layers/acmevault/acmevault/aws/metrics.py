@@ -1,0 +1,36 @@
+"""CloudWatch metrics through Powertools (embedded metric format, flushed by the handler's decorator)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+
+class PowertoolsMetrics:
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def certificate_issued(self, name: str, days_to_expiry: float) -> None:
+        self._metrics.add_metric(name="RenewalsSucceeded", unit=MetricUnit.Count, value=1)
+        self._days_to_expiry(name, days_to_expiry)
+
+    def renewal_failed(self, name: str) -> None:
+        self._metrics.add_metric(name="RenewalsFailed", unit=MetricUnit.Count, value=1)
+
+    def certificate_expiring(self, name: str, days_to_expiry: float) -> None:
+        self._days_to_expiry(name, days_to_expiry)
+
+    def sweep_done(self, queued: int, expiring: int) -> None:
+        self._metrics.add_metric(name="RenewalsQueued", unit=MetricUnit.Count, value=queued)
+        self._metrics.add_metric(name="CertificatesExpiring", unit=MetricUnit.Count, value=expiring)
+
+    def _days_to_expiry(self, name: str, days: float) -> None:
+        # One metric per certificate (its own dimension): the dashboard shows them all with a SEARCH.
+        with single_metric(
+            name="DaysToExpiry",
+            unit=MetricUnit.Count,
+            value=round(days, 2),
+            namespace=self._metrics.namespace,
+            default_dimensions={"certificate": name},
+        ):
+            pass
