@@ -35,6 +35,11 @@ class _Recorder(logging.Handler):
             _RECORDS.append(repr(record.__dict__))
 
 
+def register_secret(*values: str) -> None:
+    """Secret material made during a test (another Pebble's EAB keys) that must never show either."""
+    _SECRETS.update(values)
+
+
 def find_secrets(text: str, secrets: set[str] | None = None) -> list[str]:
     """What secret material the text contains (described, not quoted)."""
     found = []

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from .aws.queue import IssueMessage, IssueQueue
 from .errors import AcmeVaultError, LeaseHeld, UnavailableError
 from .issuance import Services, issue_certificate, renew_if_due
+from .model import Certificate
 
 log = logging.getLogger(__name__)
 
@@ -107,3 +108,15 @@ def renew_due(
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return Counter(pool.map(one, names))
+
+
+def queue_renewal(name: str, services: Services, queue: IssueQueue) -> Certificate:
+    """Renew ``name`` now, due or not: one message to the issue worker (which takes the lease), as the
+    sweep sends, with a reason that makes the worker issue instead of checking whether it is due."""
+    current = services.certificates.get(name)  # CertificateNotFound names it
+    queue.send([name], reason="on-demand")
+    services.certificates.add_history(
+        name, {"action": "renewal requested", "serial": current.state.serial, "at": services.clock().isoformat()}
+    )
+    log.info("renewal queued", extra={"certificate": name})
+    return current

@@ -1,0 +1,324 @@
+"""Scheduled renewals against real Pebble + moto server: due dates, leases, resumption, regions, nonces."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from acmevault.config import Settings
+from acmevault.errors import AwsUnavailable, LeaseHeld
+from acmevault.issuance import Services, issue_certificate
+from acmevault.local_stack import LocalStack, free_port
+from acmevault.model import default_renew_at
+from acmevault.renewal import renew_due
+from acmevault.services import build
+
+from tests.conftest import register_secret
+
+REGIONS = ("us-east-1", "eu-west-1")
+
+
+def fresh_services(stack: Any, **changes: Any) -> Services:
+    return replace(build(Settings.from_env(stack.env)), **changes)
+
+
+def orders_at_pebble(services: Services, directory: str) -> int:
+    """Count the account's orders as Pebble lists them: counted, not guessed."""
+    return len(services.accounts.session(directory).order_urls())
+
+
+def define(cli: Any, name: str, directory: str, *extra: str) -> None:
+    result = cli("cert", "put", name, "-d", f"{name}.example.com", "--directory", directory, *extra)
+    assert result.code == 0, result.err
+
+
+def serial(services: Services, name: str) -> str | None:
+    return services.certificates.get(name).state.serial
+
+
+# -- when is a certificate due ---------------------------------------------------------------------
+
+LIFETIMES = [  # (lifetime in days, age in days, due?)
+    (6, 4, True),
+    (6, 2, False),
+    (47, 32, True),
+    (47, 30, False),
+    (90, 61, True),
+    (90, 59, False),
+    (365, 244, True),
+    (365, 200, False),
+]
+
+
+def test_a_sweep_renews_exactly_the_due_ones_and_a_second_sweep_none(stack, cli, directory, unique):
+    services = fresh_services(stack)
+    now = datetime.now(UTC)
+    names = []
+    # GIVEN issued certificates, recorded as if of mixed lifetimes and ages
+    for i, (lifetime, age, _) in enumerate(LIFETIMES):
+        name = f"life{i}-{unique}"
+        define(cli, name, directory)
+        assert cli("cert", "issue", name).code == 0
+        not_before = now - timedelta(days=age)
+        not_after = not_before + timedelta(days=lifetime)
+        state = services.certificates.get(name).state
+        services.certificates.save_state(
+            name,
+            replace(
+                state, not_before=not_before, not_after=not_after, renew_at=default_renew_at(not_before, not_after)
+            ),
+        )
+        names.append(name)
+    before = {n: serial(services, n) for n in names}
+    # WHEN the sweep runs (in process, as `acmevault renew --due` does)
+    renew_due(services, now, timeout=60)
+    # THEN exactly the due ones were renewed
+    renewed = {n for n in names if serial(services, n) != before[n]}
+    assert renewed == {n for n, (_, _, due) in zip(names, LIFETIMES, strict=True) if due}
+    # AND a second sweep right after renews none of them
+    after_first = {n: serial(services, n) for n in names}
+    renew_due(services, datetime.now(UTC), timeout=60)
+    assert {n: serial(services, n) for n in names} == after_first
+
+
+def test_a_renewed_certificate_is_due_again_after_two_thirds_of_its_life(stack, cli, directory, unique):
+    name = f"next-{unique}"
+    define(cli, name, directory)
+    assert cli("cert", "issue", name).code == 0
+    state = fresh_services(stack).certificates.get(name).state
+    assert state.not_before is not None and state.not_after is not None
+    lifetime = state.not_after - state.not_before
+    assert state.renew_at == state.not_after - lifetime / 3
+    assert state.due_at == state.renew_at
+
+
+def test_a_per_certificate_fraction_overrides_the_default(stack, directory, unique):
+    from acmevault.issuance import define_certificate
+    from acmevault.model import CertificateSpec
+
+    services = fresh_services(stack)
+    name = f"frac-{unique}"
+    spec = CertificateSpec.parse(
+        name, {"domains": [f"{name}.example.com"], "directory": directory, "renew_fraction": 0.5}
+    )
+    define_certificate(spec, services)
+    state = issue_certificate(name, services, time.monotonic() + 60).state
+    assert state.not_before is not None and state.not_after is not None
+    assert state.renew_at == state.not_after - (state.not_after - state.not_before) / 2
+
+
+# -- exactly one order at a time ---------------------------------------------------------------------
+
+
+def test_twenty_concurrent_triggers_place_one_order(stack, cli, unique):
+    # a directory of its own, so Pebble's order list is this test's alone
+    directory = f"conc-{unique}"
+    assert (
+        cli(
+            "directory", "put", directory, "--url", stack.directory_url, "--eab-kid", "kid-3", stdin=stack.hmac("kid-3")
+        ).code
+        == 0
+    )
+    name = f"race-{unique}"
+    define(cli, name, directory)
+    services = fresh_services(stack)
+    start = threading.Barrier(20)
+
+    def trigger(_: int) -> str:
+        start.wait()  # all twenty at the same moment
+        try:
+            issue_certificate(name, services, time.monotonic() + 60)
+        except LeaseHeld:
+            return "lease held"
+        return "issued"
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(trigger, range(20)))
+    assert outcomes.count("issued") == 1
+    assert outcomes.count("lease held") == 19
+    assert orders_at_pebble(services, directory) == 1
+
+
+# -- resumable ------------------------------------------------------------------------------------
+
+CRASH = textwrap.dedent(
+    """
+    import os, sys, time
+    from acmevault.acme_session import AcmeSession
+    from acmevault.aws.acm import AcmImporter
+    from acmevault.issuance import issue_certificate
+    from acmevault.services import services
+
+    point = sys.argv[2]
+    def die(*args, **kwargs):
+        os._exit(137)  # as a Lambda timeout or an out-of-memory kill would: no cleanup at all
+    if point == "before-finalize":
+        AcmeSession.finalize = die
+    elif point == "before-acm-import":
+        AcmImporter.import_certificate = die
+    issue_certificate(sys.argv[1], services(), time.monotonic() + 60)
+    """
+)
+
+
+@pytest.mark.parametrize("point", ["before-finalize", "before-acm-import"])
+def test_a_worker_killed_mid_issue_is_resumed_not_reordered(stack, cli, unique, point):
+    directory = f"crash-{unique}"
+    assert (
+        cli(
+            "directory", "put", directory, "--url", stack.directory_url, "--eab-kid", "kid-2", stdin=stack.hmac("kid-2")
+        ).code
+        == 0
+    )
+    name = f"crash-{unique}"
+    define(cli, name, directory)
+    # WHEN a worker dies part-way
+    died = subprocess.run(
+        [sys.executable, "-c", CRASH, name, point],
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert died.returncode == 137, died.stderr
+    services = fresh_services(stack)
+    pending = services.certificates.get(name).state.pending
+    assert pending is not None
+    assert (pending.fullchain is not None) == (point == "before-acm-import")
+    assert orders_at_pebble(services, directory) == 1
+    # THEN after its lease runs out, the next attempt finishes that order
+    later = fresh_services(stack, clock=lambda: datetime.now(UTC) + timedelta(minutes=16))
+    issued = issue_certificate(name, later, time.monotonic() + 60)
+    assert issued.state.pending is None
+    assert orders_at_pebble(services, directory) == 1
+    arn = issued.state.acm_arns["us-east-1"]
+    got = stack.aws("acm").get_certificate(CertificateArn=arn)["Certificate"]
+    assert issued.state.certificate_pem is not None
+    assert got.strip() == issued.state.certificate_pem.strip()
+    # the new key was never in the table in clear
+    item = stack.aws("dynamodb").get_item(
+        TableName=stack.env["ACMEVAULT_TABLE"], Key={"pk": {"S": "CERT"}, "sk": {"S": name}}
+    )["Item"]
+    assert "PRIVATE KEY" not in json.dumps(item, default=str)
+
+
+def test_while_a_lease_is_held_another_worker_is_refused(stack, cli, directory, unique):
+    name = f"held-{unique}"
+    define(cli, name, directory)
+    services = fresh_services(stack)
+    services.certificates.acquire_lease(name, "someone-else", datetime.now(UTC), 900)
+    with pytest.raises(LeaseHeld, match="another worker"):
+        issue_certificate(name, services, time.monotonic() + 60)
+    result = cli("cert", "issue", name)
+    assert result.code == 1
+    assert "another worker" in result.err
+
+
+# -- several regions --------------------------------------------------------------------------------
+
+
+class FlakyAcm:
+    """The real ACM adapter, but one region throttles once: as ACM does under load."""
+
+    def __init__(self, real: Any, region: str) -> None:
+        self.real, self.region, self.failed = real, region, False
+
+    def import_certificate(self, region: str, name: str, bundle: Any, arn: str | None) -> str:
+        if region == self.region and not self.failed:
+            self.failed = True
+            raise AwsUnavailable(f"importing certificate {name!r} into ACM in {region}: ThrottlingException")
+        return str(self.real.import_certificate(region, name, bundle, arn))
+
+
+def test_every_region_keeps_its_arn_and_a_failed_region_is_retried_without_reordering(stack, cli, unique):
+    directory = f"regions-{unique}"
+    assert (
+        cli("directory", "put", directory, "--url", stack.directory_url, "--eab-kid", "kid-1", stdin=stack.hmac()).code
+        == 0
+    )
+    name = f"cf-{unique}"
+    define(cli, name, directory, *[a for r in REGIONS for a in ("--acm-region", r)])
+    assert cli("cert", "issue", name).code == 0
+    services = fresh_services(stack)
+    first = services.certificates.get(name).state
+    assert set(first.acm_arns) == set(REGIONS)
+    # WHEN one region throttles during a renewal
+    flaky = fresh_services(stack, acm=FlakyAcm(services.acm, "eu-west-1"))
+    with pytest.raises(AwsUnavailable):
+        issue_certificate(name, flaky, time.monotonic() + 60)
+    orders = orders_at_pebble(services, directory)
+    # THEN the retry pushes the certificate already issued, to the same ARNs, without a new order
+    renewed = issue_certificate(name, flaky, time.monotonic() + 60).state
+    assert orders_at_pebble(services, directory) == orders
+    assert renewed.acm_arns == first.acm_arns
+    assert renewed.serial != first.serial
+    for region in REGIONS:
+        got = stack.aws("acm", region).get_certificate(CertificateArn=renewed.acm_arns[region])["Certificate"]
+        assert renewed.certificate_pem is not None
+        assert got.strip() == renewed.certificate_pem.strip()
+
+
+# -- a CA that rejects nonces often ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nonce_hostile_pebble(tmp_path_factory: pytest.TempPathFactory, stack: Any) -> Any:
+    """A second Pebble that rejects 30 % of good nonces (its own moto is started but not used)."""
+    other = LocalStack(
+        tmp_path_factory.mktemp("hostile"),
+        pebble_port=free_port(),
+        management_port=free_port(),
+        moto_port=free_port(),
+        pebble_env={"PEBBLE_WFE_NONCEREJECT": "30"},
+    )
+    other.up()
+    bundle = tmp_path_factory.mktemp("ca") / "both.pem"
+    bundle.write_text(stack.local.ca_bundle.read_text() + other.ca_bundle.read_text())
+    saved = os.environ["REQUESTS_CA_BUNDLE"]
+    os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
+    try:
+        yield other
+    finally:
+        os.environ["REQUESTS_CA_BUNDLE"] = saved
+        other.down()
+
+
+def test_one_hundred_renewals_succeed_with_thirty_percent_of_nonces_rejected(stack, cli, unique, nonce_hostile_pebble):
+    register_secret(*nonce_hostile_pebble.eab_keys().values())
+    directory = f"hostile-{unique}"
+    assert (
+        cli(
+            "directory",
+            "put",
+            directory,
+            "--url",
+            nonce_hostile_pebble.directory_url,
+            "--eab-kid",
+            "kid-1",
+            stdin=nonce_hostile_pebble.eab_keys()["kid-1"],
+        ).code
+        == 0
+    )
+    names = [f"n{i}-{unique}" for i in range(20)]
+    for name in names:
+        define(cli, name, directory)
+    services = fresh_services(stack)
+
+    def renew_five_times(name: str) -> list[str]:
+        return [str(issue_certificate(name, services, time.monotonic() + 60).state.serial) for _ in range(5)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        serials = [s for batch in pool.map(renew_five_times, names) for s in batch]
+    assert len(serials) == 100
+    assert len(set(serials)) == 100
