@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from acmevault.config import Settings
-from acmevault.errors import AwsUnavailable, LeaseHeld
+from acmevault.errors import AwsUnavailable, CaUnavailable, LeaseHeld
 from acmevault.issuance import Services, issue_certificate
 from acmevault.local_stack import LocalStack, free_port
 from acmevault.model import default_renew_at
@@ -322,3 +322,73 @@ def test_one_hundred_renewals_succeed_with_thirty_percent_of_nonces_rejected(sta
         serials = [s for batch in pool.map(renew_five_times, names) for s in batch]
     assert len(serials) == 100
     assert len(set(serials)) == 100
+
+
+# -- telling people --------------------------------------------------------------------------------
+
+
+def inbox(stack: Any, variable: str) -> list[Any]:
+    sqs, url = stack.aws("sqs"), stack.env[variable]
+    bodies = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        bodies += [m["Body"] for m in messages]
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        )
+    return bodies
+
+
+def test_a_certificate_close_to_expiry_is_told_once_a_day(stack, cli, directory, unique):
+    from acmevault.renewal import sweep
+    from acmevault.services import queue
+
+    name = f"exp-{unique}"
+    define(cli, name, directory)
+    assert cli("cert", "issue", name).code == 0
+    services = fresh_services(stack)
+    now = datetime.now(UTC)
+    state = services.certificates.get(name).state
+    services.certificates.save_state(name, replace(state, alert_at=now - timedelta(minutes=1)))
+    inbox(stack, "ACMEVAULT_LOCAL_ALERTS_QUEUE_URL")
+    # WHEN the sweep runs twice
+    first = sweep(now, services, queue())
+    second = sweep(now, services, queue())
+    # THEN people are told once (an SNS alert and a "Certificate Expiring" event), and again only tomorrow
+    assert name in first.expiring
+    assert name not in second.expiring
+    alerts = [a for a in inbox(stack, "ACMEVAULT_LOCAL_ALERTS_QUEUE_URL") if name in a]
+    assert len(alerts) == 1
+    events = [json.loads(e) for e in inbox(stack, "ACMEVAULT_LOCAL_EVENTS_QUEUE_URL")]
+    expiring = [e for e in events if e["detail-type"] == "Certificate Expiring" and e["detail"]["certificate"] == name]
+    assert len(expiring) == 1
+    assert services.certificates.get(name).state.alert_at > now + timedelta(hours=23)
+    inbox(stack, "ACMEVAULT_QUEUE_URL")  # what the sweeps queued is not this test's business
+
+
+def test_a_failed_renewal_is_told_by_event_and_alert(stack, cli, unique):
+    sm = stack.aws("secretsmanager")
+    directory = f"gone-{unique}"
+    assert (
+        cli("directory", "put", directory, "--url", stack.directory_url, "--eab-kid", "kid-1", stdin=stack.hmac()).code
+        == 0
+    )
+    name = f"fail-{unique}"
+    define(cli, name, directory)
+    secret_id = f"acmevault/directories/{directory}"
+    value = json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"])
+    sm.put_secret_value(
+        SecretId=secret_id, SecretString=json.dumps({**value, "directory_url": "https://127.0.0.1:9/d"})
+    )
+    inbox(stack, "ACMEVAULT_LOCAL_EVENTS_QUEUE_URL")
+    with pytest.raises(CaUnavailable):
+        issue_certificate(name, fresh_services(stack), time.monotonic() + 60)  # a new container: no cache
+    events = [json.loads(e) for e in inbox(stack, "ACMEVAULT_LOCAL_EVENTS_QUEUE_URL")]
+    failed = [
+        e for e in events if e["detail-type"] == "Certificate Renewal Failed" and e["detail"]["certificate"] == name
+    ]
+    assert len(failed) == 1
+    assert failed[0]["detail"]["error"] == "ca_unavailable"
+    assert any(name in a for a in inbox(stack, "ACMEVAULT_LOCAL_ALERTS_QUEUE_URL"))
+    record = fresh_services(stack).certificates.get(name).state
+    assert record.consecutive_failures == 1
+    assert record.retry_at is not None and record.retry_at > datetime.now(UTC) + timedelta(minutes=2)

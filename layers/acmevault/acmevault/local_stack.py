@@ -311,6 +311,15 @@ class LocalStack:
                 "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
             },
         )["QueueUrl"]
+        # Alerts and events land in queues here, so people (and tests) can read what acmevault said.
+        topic = aws("sns").create_topic(Name=f"{self.name}-alerts")["TopicArn"]
+        alerts_inbox = self._inbox(sqs, f"{self.name}-alerts-inbox")
+        aws("sns").subscribe(
+            TopicArn=topic, Protocol="sqs", Endpoint=alerts_inbox[1], Attributes={"RawMessageDelivery": "true"}
+        )
+        events_inbox = self._inbox(sqs, f"{self.name}-events")
+        aws("events").put_rule(Name=f"{self.name}-all", EventPattern=json.dumps({"source": ["acmevault"]}))
+        aws("events").put_targets(Rule=f"{self.name}-all", Targets=[{"Id": "inbox", "Arn": events_inbox[1]}])
         r53 = aws("route53")
         for zone in DEMO_ZONES:
             r53.create_hosted_zone(Name=zone, CallerReference=f"acmevault-{zone}-{time.time()}")
@@ -325,8 +334,17 @@ class LocalStack:
             "ACMEVAULT_KMS_KEY_ID": kms_key,
             "ACMEVAULT_QUEUE_URL": queue,
             "ACMEVAULT_ACM_REGIONS": REGION,
+            "ACMEVAULT_ALERT_TOPIC_ARN": topic,
+            "ACMEVAULT_LOCAL_ALERTS_QUEUE_URL": alerts_inbox[0],
+            "ACMEVAULT_LOCAL_EVENTS_QUEUE_URL": events_inbox[0],
             "ACMEVAULT_LOCAL_DIRECTORY_URL": self.directory_url,
             "ACMEVAULT_LOCAL_EAB_FILE": str(self.eab_file),
             "ACMEVAULT_LOCAL_STATE": str(self.state_dir),
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+
+    @staticmethod
+    def _inbox(sqs: Any, name: str) -> tuple[str, str]:
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return str(url), str(arn)

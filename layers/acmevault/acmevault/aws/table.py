@@ -327,7 +327,7 @@ class CertificateTable:
         with translated(f"recording the history of {name!r}"):
             self._ddb.put_item(TableName=self.table_name, Item=_to_item(item))
 
-    def history(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+    def history(self, name: str, limit: int = 20) -> tuple[dict[str, Any], ...]:
         """The newest ``limit`` history entries, newest first."""
         with translated(f"reading the history of {name!r}"):
             response = self._ddb.query(
@@ -341,4 +341,4 @@ class CertificateTable:
         for item in response["Items"]:
             data = {k: _de.deserialize(v) for k, v in item.items() if k not in ("pk", "sk")}
             entries.append({k: int(v) if isinstance(v, Decimal) and v == int(v) else v for k, v in data.items()})
-        return entries
+        return tuple(entries)
