@@ -6,6 +6,7 @@ from typing import Any
 
 from acmevault.aws.metrics import PowertoolsMetrics
 from acmevault.aws.queue import parse_message
+from acmevault.config import settings
 from acmevault.issuance import Services
 from acmevault.renewal import work
 from acmevault.runtime import deadline, lambda_logger
@@ -23,7 +24,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @cache
 def _services() -> Services:
-    return replace(services(), metrics=PowertoolsMetrics(metrics))
+    return replace(services(), metrics=PowertoolsMetrics(metrics, settings().per_certificate_metrics))
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:

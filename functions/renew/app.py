@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from acmevault.aws.metrics import PowertoolsMetrics
+from acmevault.config import settings
 from acmevault.issuance import Services
 from acmevault.renewal import sweep
 from acmevault.runtime import lambda_logger
@@ -19,7 +20,7 @@ metrics = Metrics()
 
 @cache
 def _services() -> Services:
-    return replace(services(), metrics=PowertoolsMetrics(metrics))
+    return replace(services(), metrics=PowertoolsMetrics(metrics, settings().per_certificate_metrics))
 
 
 @metrics.log_metrics

@@ -8,6 +8,7 @@ vendor error (``acme``, ``requests``) becomes an acmevault error here.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -17,11 +18,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import requests
-from acme import challenges, client, crypto_util, messages
+from acme import challenges, client, crypto_util, jws, messages
 from acme import errors as acme_errors
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy.errors import DeserializationError
+from josepy.interfaces import JSONDeSerializable
 from josepy.json_util import field
 from josepy.jwa import ES256, ES384, ES512, RS256, JWASignature
 from josepy.jwk import JWK, JWKEC, JWKRSA
@@ -68,6 +70,28 @@ class Order:
 
     def pending(self) -> list[messages.AuthorizationResource]:
         return [a for a in self.authorizations if a.body.status != messages.STATUS_VALID]
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """An account as the CA reports it."""
+
+    url: str
+    status: str  # valid | deactivated | revoked
+
+
+class _Json(JSONDeSerializable):
+    """A JSON body the acme package has no message class for (key change, deactivation, lookup)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def to_partial_json(self) -> dict[str, Any]:
+        return self.data
+
+    @classmethod
+    def from_json(cls, jobj: Any) -> _Json:
+        return cls(dict(jobj))
 
 
 def generate_account_key() -> str:
@@ -362,6 +386,76 @@ class AcmeSession:
         self._require_account()
         with _translated("revoking the certificate", self.directory_url):
             self._client.revoke(x509.load_pem_x509_certificate(certificate_pem.encode()), reason)
+
+    # -- account lifecycle: look up, key change, deactivation (RFC 8555 §7.3) --------------
+
+    def find_account(self) -> AccountInfo | None:
+        """The account this session's key controls, without creating one (onlyReturnExisting, §7.3.1).
+
+        None when the CA knows no account for the key; a deactivated account is the CA's refusal
+        (CaError, problem type "unauthorized").
+        """
+        saved, self._net.account = self._net.account, None  # signed with the JWK, never a kid
+        try:
+            with _translated("looking up the ACME account", self.directory_url):
+                response = self._net.post(
+                    self._client.directory["newAccount"],
+                    _Json({"onlyReturnExisting": True}),
+                    new_nonce_url=self._new_nonce_url,
+                )
+        except CaError as error:
+            if error.problem_type == "accountDoesNotExist":
+                return None
+            raise
+        finally:
+            self._net.account = saved
+        return AccountInfo(url=str(response.headers["Location"]), status=str(response.json().get("status")))
+
+    def account_status(self) -> str:
+        """The account's status as the CA reports it to a request signed with this session's key."""
+        self._require_account()
+        with _translated("reading the ACME account", self.directory_url):
+            return str(self._post_as_get(str(self.account_url)).json().get("status"))
+
+    def change_key(self, new_key_pem: str) -> None:
+        """Roll the account over to a new key (§7.3.5); this session signs with the new key afterwards.
+
+        The acme package has no key change: the inner JWS (signed with the new key, its JWK in the
+        header) carries the account URL and the old public key; the outer one is signed with the old
+        key and the account's kid, as every request is.
+        """
+        self._require_account()
+        url = self._directory_document.get("keyChange")
+        if not url:
+            raise CaError(f"{self.directory_url} does not offer account key rollover (no keyChange)")
+        new_jwk, new_alg = _load_jwk(new_key_pem)
+        payload = {"account": self.account_url, "oldKey": self._jwk.public_key().to_partial_json()}
+        inner = jws.JWS.sign(json.dumps(payload).encode(), key=new_jwk, alg=new_alg, nonce=None, url=url)
+        with _translated("rolling over the account key", self.directory_url):
+            self._net.post(url, _Json(inner.to_partial_json()), new_nonce_url=self._new_nonce_url)
+        self._jwk, self._net.key, self._net.alg = new_jwk, new_jwk, new_alg
+
+    def deactivate(self) -> None:
+        """Deactivate the account (§7.3.6): the CA refuses every later request it signs.
+
+        Posts {"status": "deactivated"} itself: the acme package's deactivate_registration echoes
+        the account object back, and breaks on the externalAccountBinding field CAs return in it.
+        """
+        self._require_account()
+        with _translated("deactivating the ACME account", self.directory_url):
+            self._net.post(str(self.account_url), _Json({"status": "deactivated"}), new_nonce_url=self._new_nonce_url)
+
+    def revoke_as_key_holder(self, certificate_pem: str, reason: int) -> None:
+        """Revoke a certificate with a request signed by its own private key (§7.6), no account needed:
+        this session must have been opened with the certificate's key as its key."""
+        from cryptography import x509
+
+        saved, self._net.account = self._net.account, None
+        try:
+            with _translated("revoking the certificate with its own key", self.directory_url):
+                self._client.revoke(x509.load_pem_x509_certificate(certificate_pem.encode()), reason)
+        finally:
+            self._net.account = saved
 
     # -- plumbing --------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ class Settings:
     acm_regions: tuple[str, ...]
     event_bus: str | None
     alert_topic_arn: str | None
+    per_certificate_metrics: bool
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -48,6 +49,7 @@ class Settings:
             acm_regions=acm_regions or (region,),
             event_bus=env.get("ACMEVAULT_EVENT_BUS") or None,
             alert_topic_arn=env.get("ACMEVAULT_ALERT_TOPIC_ARN") or None,
+            per_certificate_metrics=env.get("ACMEVAULT_PER_CERTIFICATE_METRICS", "true").lower() != "false",
         )
 
 

@@ -126,3 +126,24 @@ class CertificateRejected(AcmeVaultError):
 
 class ConfigurationError(AcmeVaultError):
     code = "configuration_error"
+
+
+class DirectoryLost(ConflictError):
+    """The directory's credential was marked lost: nothing is issued from it until it is replaced."""
+
+    code = "directory_lost"
+
+    def __init__(self, name: str, since: str | None = None) -> None:
+        when = f" (since {since})" if since else ""
+        super().__init__(
+            f"directory {name!r} is marked lost{when}; nothing is issued from it until its credential is "
+            f"replaced: 'acmevault directory rotate {name} --url URL --eab-kid KID' (HMAC key on stdin), "
+            f"or POST /directories/{name}/rotate with the new credential"
+        )
+        self.name = name
+
+
+class RotationFailed(AcmeVaultError):
+    """A rotation step failed; the credential in use (AWSCURRENT) is unchanged."""
+
+    code = "rotation_failed"

@@ -417,3 +417,59 @@ def retry_delay(consecutive_failures: int, retry_after: float | None, jitter: fl
     """Exponential backoff from 5 minutes to 6 hours, with jitter in [0.5, 1.0), never before Retry-After."""
     backoff = min(300 * 2 ** max(0, consecutive_failures - 1), 6 * 3600) * (0.5 + jitter / 2)
     return timedelta(seconds=max(backoff, retry_after or 0))
+
+
+class DirectoryStatus(StrEnum):
+    ACTIVE = "active"
+    LOST = "lost"  # the credential was lost or leaked: its account is deactivated and nothing is issued
+
+
+@dataclass(frozen=True)
+class DirectoryState:
+    """What acmevault keeps about a directory beside its secret (who marked it lost, when): never a secret."""
+
+    status: DirectoryStatus = DirectoryStatus.ACTIVE
+    changed_at: datetime | None = None
+    changed_by: str | None = None
+    reason: str | None = None
+    generation: str | None = None  # the secret version the last rotation made current
+
+    @property
+    def lost(self) -> bool:
+        return self.status is DirectoryStatus.LOST
+
+
+class RotationKind(StrEnum):
+    KEY_ROLLOVER = "key-rollover"  # same account, new key (RFC 8555 §7.3.5)
+    REPLACEMENT = "replacement"  # a new directory URL / EAB credential, a new account
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """One rotation of a directory's credential, as far as it got (the table's DIR item); no secret in it.
+
+    ``token`` is the Secrets Manager version (ClientRequestToken) of the new credential;
+    ``done`` lists the steps completed, so a rotation interrupted anywhere is resumed, not redone.
+    """
+
+    token: str
+    kind: RotationKind
+    actor: str
+    started_at: datetime
+    previous_version: str
+    previous_account_url: str | None
+    source: str = "operator"  # operator | certcentral | schedule
+    directory_url: str | None = None  # of the new credential
+    account_url: str | None = None  # of the new credential's account
+    revoke_previous: bool = False
+    certcentral_key_id: str | None = None  # the CertCentral key that made the new credential
+    done: tuple[str, ...] = ()
+    finished_at: datetime | None = None
+    outcome: str | None = None  # rotated | abandoned
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None
+
+    def step(self, name: str) -> Rotation:
+        return self if name in self.done else replace(self, done=(*self.done, name))

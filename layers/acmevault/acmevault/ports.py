@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from .keys import CertificateBundle
-from .model import Certificate, CertificateSpec, CertificateState, DirectoryCredential
+from .model import Certificate, CertificateSpec, CertificateState, DirectoryCredential, DirectoryState, Rotation
 
 
 class Directories(Protocol):
@@ -17,6 +17,7 @@ class Directories(Protocol):
     def put_current(self, name: str, credential: DirectoryCredential) -> None: ...
     def list(self) -> list[str]: ...
     def describe(self, name: str) -> dict[str, Any]: ...
+    def forget(self, name: str) -> None: ...
 
 
 class Certificates(Protocol):
@@ -86,3 +87,34 @@ class NoMetrics:
 
     def sweep_done(self, queued: int, expiring: int) -> None:
         pass
+
+
+class DirectoryStates(Protocol):
+    """A directory's status beside its secret (lost or not, and the version the last rotation made current)."""
+
+    def state(self, name: str) -> DirectoryState: ...
+
+
+class DirectoryRecords(DirectoryStates, Protocol):
+    """Status, rotation progress, audit history and revocations to come, for the rotation use cases."""
+
+    def set_state(self, name: str, state: DirectoryState) -> None: ...
+    def rotation(self, name: str) -> Rotation | None: ...
+    def save_rotation(self, name: str, rotation: Rotation) -> None: ...
+    def add_history(self, name: str, entry: dict[str, Any]) -> None: ...
+    def history(self, name: str, limit: int = 50) -> list[dict[str, Any]]: ...
+    def add_revocation(self, name: str, certificate: str, entry: dict[str, Any]) -> None: ...
+    def revocations(self, name: str, certificate: str | None = None) -> list[dict[str, Any]]: ...
+    def settle_revocation(self, name: str, certificate: str, state: str, **detail: Any) -> None: ...
+
+
+class RotationScheduler(Protocol):
+    """Puts a newly vaulted directory on a rotation schedule."""
+
+    def schedule(self, name: str) -> None: ...
+
+
+class IssueRequests(Protocol):
+    """Where certificates are queued for issuance (the issue queue)."""
+
+    def send(self, names: Iterable[str], reason: str) -> int: ...

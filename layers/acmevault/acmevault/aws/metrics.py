@@ -7,8 +7,10 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 
 class PowertoolsMetrics:
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, per_certificate: bool = True) -> None:
         self._metrics = metrics
+        # A metric per certificate costs about $0.30 a month each: worth it for hundreds, not 100,000.
+        self._per_certificate = per_certificate
 
     def certificate_issued(self, name: str, days_to_expiry: float) -> None:
         self._metrics.add_metric(name="RenewalsSucceeded", unit=MetricUnit.Count, value=1)
@@ -25,6 +27,10 @@ class PowertoolsMetrics:
         self._metrics.add_metric(name="CertificatesExpiring", unit=MetricUnit.Count, value=expiring)
 
     def _days_to_expiry(self, name: str, days: float) -> None:
+        # The Minimum of this one is the certificate closest to expiry, whatever the inventory's size.
+        self._metrics.add_metric(name="DaysToExpiry", unit=MetricUnit.Count, value=round(days, 2))
+        if not self._per_certificate:
+            return
         # One metric per certificate (its own dimension): the dashboard shows them all with a SEARCH.
         with single_metric(
             name="DaysToExpiry",
