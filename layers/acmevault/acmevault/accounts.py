@@ -1,16 +1,24 @@
-"""ACME accounts: vault a directory credential (registering at once), and open sessions on it."""
+"""ACME accounts: vault a directory credential (registering at once), and open sessions on it.
+
+A directory marked lost opens no session: issuance stops with an error telling the operator to
+rotate. That check runs on every issuance, so the status is one small read, cached for seconds.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from collections.abc import Callable
 
 from .acme_session import AcmeSession, generate_account_key
-from .errors import ConflictError
-from .model import DirectoryCredential, validate_name
-from .ports import Directories
+from .errors import AcmeVaultError, ConflictError, DirectoryLost
+from .model import DirectoryCredential, DirectoryState, validate_name
+from .ports import Directories, DirectoryStates, RotationScheduler
 
 log = logging.getLogger(__name__)
+
+STATE_CACHE_SECONDS = 15.0
 
 SessionFactory = Callable[[DirectoryCredential, str], AcmeSession]
 
@@ -18,10 +26,21 @@ SessionFactory = Callable[[DirectoryCredential, str], AcmeSession]
 class Accounts:
     """Knows which ACME account belongs to which directory; one session per account per container."""
 
-    def __init__(self, directories: Directories, open_session: SessionFactory = AcmeSession) -> None:
+    def __init__(
+        self,
+        directories: Directories,
+        open_session: SessionFactory = AcmeSession,
+        states: DirectoryStates | None = None,
+        scheduler: RotationScheduler | None = None,
+    ) -> None:
         self._directories = directories
         self._open = open_session
-        self._sessions: dict[tuple[str, str | None], AcmeSession] = {}
+        self._states = states
+        self._scheduler = scheduler
+        # Keyed by the account key too: a key rollover keeps the account URL.
+        self._sessions: dict[tuple[str, str | None, str], AcmeSession] = {}
+        self._state_cache: dict[str, tuple[float, DirectoryState]] = {}
+        self._generations: dict[str, str | None] = {}
 
     def vault(self, name: str, credential: DirectoryCredential) -> DirectoryCredential:
         """Register the account now, so a wrong URL, KID or HMAC is reported while the CA still shows
@@ -36,18 +55,55 @@ class Accounts:
         account_url = session.register()
         stored = credential.with_account(account_key, account_url)
         self._directories.create(name, stored)
-        self._sessions[(name, account_url)] = session
+        self._sessions[(name, account_url, _fingerprint(account_key))] = session
         log.info("directory vaulted", extra={"directory": name, "account_url": account_url})
+        if self._scheduler is not None:
+            try:
+                self._scheduler.schedule(name)
+            except AcmeVaultError as error:
+                # The credential is vaulted and works; only the automatic key rollover is missing.
+                log.warning(
+                    "directory vaulted, but its rotation schedule could not be set: %s",
+                    error.message,
+                    extra={"directory": name},
+                )
         return stored
 
     def require(self, name: str) -> DirectoryCredential:
         """The directory's current credential; DirectoryNotFound names it when it is missing."""
         return self._directories.get(name)
 
+    def state(self, name: str) -> DirectoryState:
+        """The directory's status (lost or not), read at most every few seconds per container."""
+        if self._states is None:
+            return DirectoryState()
+        cached = self._state_cache.get(name)
+        if cached is not None and time.monotonic() - cached[0] < STATE_CACHE_SECONDS:
+            return cached[1]
+        state = self._states.state(name)
+        self._state_cache[name] = (time.monotonic(), state)
+        return state
+
+    def forget(self, name: str) -> None:
+        """Drop what this container cached about the directory (after a rotation or a revoke)."""
+        self._state_cache.pop(name, None)
+        self._directories.forget(name)
+        for key in [k for k in self._sessions if k[0] == name]:
+            del self._sessions[key]
+
     def session(self, name: str) -> AcmeSession:
-        """A session on the directory's current account, registering it first if the secret has none."""
+        """A session on the directory's current account, registering it first if the secret has none.
+
+        Raises DirectoryLost when the directory is marked lost.
+        """
+        state = self.state(name)
+        if state.lost:
+            raise DirectoryLost(name, f"{state.changed_at:%Y-%m-%d %H:%M} UTC" if state.changed_at else None)
+        if self._generations.get(name, state.generation) != state.generation:
+            self._directories.forget(name)  # rotated in another container: read the new credential
+        self._generations[name] = state.generation
         credential = self._directories.get(name)
-        cached = self._sessions.get((name, credential.account_url))
+        cached = self._sessions.get((name, credential.account_url, _fingerprint(credential.account_key)))
         if cached is not None:
             return cached
         if credential.needs_registration:
@@ -59,5 +115,9 @@ class Accounts:
         else:
             assert credential.account_key is not None
             session = self._open(credential, credential.account_key)
-        self._sessions[(name, credential.account_url)] = session
+        self._sessions[(name, credential.account_url, _fingerprint(credential.account_key))] = session
         return session
+
+
+def _fingerprint(account_key: str | None) -> str:
+    return hashlib.sha256((account_key or "").encode()).hexdigest()[:16]

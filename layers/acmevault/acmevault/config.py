@@ -24,6 +24,11 @@ class Settings:
     event_bus: str | None
     alert_topic_arn: str | None
     per_certificate_metrics: bool
+    # Directory rotation: the rotation function put on each new directory's schedule (unset: none),
+    # how often it rolls the account key, and CertCentral's API key secret (unset: not used).
+    rotation_lambda_arn: str | None = None
+    rotation_schedule: str = "rate(90 days)"
+    certcentral_secret: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -50,6 +55,9 @@ class Settings:
             event_bus=env.get("ACMEVAULT_EVENT_BUS") or None,
             alert_topic_arn=env.get("ACMEVAULT_ALERT_TOPIC_ARN") or None,
             per_certificate_metrics=env.get("ACMEVAULT_PER_CERTIFICATE_METRICS", "true").lower() != "false",
+            rotation_lambda_arn=env.get("ACMEVAULT_ROTATION_LAMBDA_ARN") or None,
+            rotation_schedule=env.get("ACMEVAULT_ROTATION_SCHEDULE") or "rate(90 days)",
+            certcentral_secret=env.get("ACMEVAULT_CERTCENTRAL_SECRET") or None,
         )
 
 
