@@ -2,6 +2,7 @@
 """Issuance benchmark: acmevault, certbot and lego issue the same certificates from one local Pebble.
 
     python bench/run.py [--runs 10] [--tools acmevault,acmevault-inprocess,certbot,lego]
+    python bench/run.py sweep [--count 100] ...   the renewal sweep benchmark: see bench/sweep.py
 
 It starts its own local stack (Pebble with EAB required, and moto) on free ports in a temporary
 directory, so a stack already running on the default ports is left alone. Each tool registers its
@@ -31,7 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -75,7 +77,8 @@ def ensure_project_python() -> None:
     except ImportError:
         python = PROJECT_VENV / "bin" / "python"
         if Path(sys.prefix).resolve() != PROJECT_VENV.resolve() and python.exists():
-            os.execv(python, [str(python), __file__, *sys.argv[1:]])  # noqa: S606 - our own script, our own venv
+            # sys.argv[0]: the script that was started (run.py, or sweep.py started directly)
+            os.execv(python, [str(python), sys.argv[0], *sys.argv[1:]])  # noqa: S606 - our own script, our own venv
         raise BenchError(
             f"acmevault is not importable and {python} does not exist: "
             f"python3 -m venv .venv && .venv/bin/pip install -e 'layers/acmevault[local]'"
@@ -141,7 +144,9 @@ def redacted(argv: list[str]) -> list[str]:
     return ["***" if before in HMAC_FLAGS else arg for before, arg in zip(["", *argv], argv, strict=False)]
 
 
-def run(argv: list[str], env: dict[str, str], log: Path, stdin: str | None = None) -> None:
+def run(
+    argv: list[str], env: dict[str, str], log: Path, stdin: str | None = None, timeout: float = RUN_TIMEOUT
+) -> None:
     """Run one command; on failure raise with the tail of its output (which is also kept in ``log``)."""
     with log.open("ab") as out:
         out.write(f"$ {' '.join(redacted(argv))}\n".encode())
@@ -154,10 +159,10 @@ def run(argv: list[str], env: dict[str, str], log: Path, stdin: str | None = Non
                 input=stdin.encode() if stdin else None,
                 stdout=out,
                 stderr=out,
-                timeout=RUN_TIMEOUT,
+                timeout=timeout,
             )
         except subprocess.TimeoutExpired:
-            raise BenchError(f"{argv[0]} {argv[1]}: no answer within {RUN_TIMEOUT:.0f} s (log: {log})") from None
+            raise BenchError(f"{argv[0]} {argv[1]}: no answer within {timeout:.0f} s (log: {log})") from None
     if result.returncode != 0:
         tail = log.read_text(errors="replace")[-1500:]
         raise BenchError(f"{' '.join(argv[:3])} ... exited {result.returncode} (log: {log}):\n{tail}")
@@ -492,15 +497,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def benchmark(args: argparse.Namespace) -> dict[str, Any]:
+@contextmanager
+def local_stack() -> Iterator[Context]:
+    """This run's own Pebble and moto on free ports, in a temporary directory that is removed at the end
+    (kept, and said where, when the block raises); os.environ carries the stack's variables inside."""
     from acmevault.local_stack import LocalStack, free_port
 
     require_binary("pebble")
-    if "lego" in args.tools:
-        require_binary("lego")
-    if "certbot" in args.tools:
-        ensure_certbot()
-
     work = Path(tempfile.mkdtemp(prefix="acmevault-bench-"))
     ports: set[int] = set()
     while len(ports) < 3:  # the kernel may hand the same free port out twice
@@ -515,14 +518,12 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         pebble_env=PEBBLE_ENV,
     )
     base_env = dict(os.environ)
-    started = datetime.now(UTC)
     failed = True
     try:
         progress(f"starting Pebble and moto on free ports (state in {stack.state_dir}) ...")
         stack_env = stack.up()
         os.environ.update(stack_env)  # before any acmevault adapter builds a boto3 client
-        ctx = Context(stack=stack, stack_env=stack_env, base_env=base_env, work=work)
-        tools = {name: measure(TOOL_CLASSES[name](ctx), args.runs) for name in args.tools}
+        yield Context(stack=stack, stack_env=stack_env, base_env=base_env, work=work)
         failed = False
     finally:
         stack.down()
@@ -530,6 +531,16 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             progress(f"logs kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    if "lego" in args.tools:
+        require_binary("lego")
+    if "certbot" in args.tools:
+        ensure_certbot()
+    started = datetime.now(UTC)
+    with local_stack() as ctx:
+        tools = {name: measure(TOOL_CLASSES[name](ctx), args.runs) for name in args.tools}
     return {
         "started_at": started.isoformat(timespec="seconds"),
         "runs": args.runs,
@@ -542,7 +553,12 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sweep"]:
+        from sweep import main as sweep_main  # bench/sweep.py, next to this file
+
+        return sweep_main(argv[1:])
+    args = parse_args(argv)
     # A plain `kill` stops the stack too: SystemExit unwinds through benchmark()'s finally.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:

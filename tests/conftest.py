@@ -101,7 +101,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def _reset_caches() -> None:
-    from acmevault import config, services
+    from acmevault import config, http_api, services
     from acmevault.aws import clients
 
     config.settings.cache_clear()
@@ -109,6 +109,7 @@ def _reset_caches() -> None:
     services.queue.cache_clear()
     clients.client.cache_clear()
     clients._session.cache_clear()
+    http_api._idempotency.cache_clear()  # holds a DynamoDB client and the table name
 
 
 @pytest.hookimpl(hookwrapper=True)

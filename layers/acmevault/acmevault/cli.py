@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AcmeVaultError, ValidationError
+from .redaction import redact
 
 DEFAULT_TIMEOUT = 300.0
 LOCAL_DIR = ".acmevault-local"
@@ -390,7 +391,7 @@ class _StderrHandler(logging.Handler):
     """Writes to whatever sys.stderr is at the time (the CLI may run in-process, under a test runner)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        print(f"acmevault: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+        print(f"acmevault: {record.levelname.lower()}: {redact(record.getMessage())}", file=sys.stderr)
 
 
 def _log_to_stderr(level: int) -> None:

@@ -225,6 +225,8 @@ def publish_certificate(record: Record, bundle: CertificateBundle, session: Acme
     arns = dict(record.cert.state.acm_arns)
     for region in spec.acm_regions or services.default_acm_regions:
         arn = services.acm.import_certificate(region, spec.name, bundle, arns.get(region))
+        if record.cert.state.status is Status.REVOKED:
+            services.acm.clear_revoked(region, arn)  # the ARN serves a valid certificate again
         if arns.get(region) != arn:
             arns[region] = arn
             record.save(acm_arns=dict(arns))  # a new ARN is kept at once: a retry re-imports into it

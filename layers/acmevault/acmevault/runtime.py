@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+from .redaction import RedactingStream
 
 SAFETY_MARGIN_SECONDS = 10.0
 
@@ -14,6 +17,10 @@ SAFETY_MARGIN_SECONDS = 10.0
 def lambda_logger() -> Logger:
     """The Powertools logger for a handler; acmevault.* modules log through the same JSON formatter."""
     logger = Logger()
+    handler = logger.registered_handler
+    # Every line goes through the redactor; set once per process (a warm container reuses the handler).
+    if isinstance(handler, logging.StreamHandler) and not isinstance(handler.stream, RedactingStream):
+        handler.setStream(RedactingStream())
     copy_config_to_registered_loggers(source_logger=logger, include={"acmevault"})
     return logger
 

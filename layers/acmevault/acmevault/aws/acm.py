@@ -52,3 +52,8 @@ class AcmImporter:
                 if error_code(error) != "ResourceNotFoundException":
                     raise
                 log.warning("ACM certificate was deleted outside acmevault; nothing to tag", extra={"arn": arn})
+
+    def clear_revoked(self, region: str, arn: str) -> None:
+        """Drop the revoked tag once a new certificate has been imported into the same ARN."""
+        with translated(f"clearing the revoked tag of {arn}"):
+            client("acm", region).remove_tags_from_certificate(CertificateArn=arn, Tags=[{"Key": REVOKED_TAG}])

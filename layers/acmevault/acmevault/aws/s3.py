@@ -91,3 +91,30 @@ class S3Store:
                     return None
                 raise
             return str(response["Body"].read().decode())
+
+    def find_private_key(self, name: str, certificate_pem: str) -> str | None:
+        """The private key of an earlier certificate of ``name``, from privkey.pem's older versions
+        (the bucket is versioned); None when no version matches. The newest versions are tried first."""
+        from cryptography import x509
+
+        from ..keys import load_private_key
+
+        wanted = _spki(x509.load_pem_x509_certificate(certificate_pem.encode()).public_key())
+        key = prefix_for(name) + "privkey.pem"
+        s3 = client("s3", self._region)
+        with translated(f"listing the versions of s3://{self.bucket}/{key}"):
+            pages = s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=key)
+            versions = [v for page in pages for v in page.get("Versions", []) if v["Key"] == key]
+        for version in sorted(versions, key=lambda v: v["LastModified"], reverse=True):
+            with translated(f"reading a version of s3://{self.bucket}/{key}"):
+                body = s3.get_object(Bucket=self.bucket, Key=key, VersionId=version["VersionId"])["Body"].read()
+            pem = body.decode()
+            if _spki(load_private_key(pem).public_key()) == wanted:
+                return str(pem)
+        return None
+
+
+def _spki(public_key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return bytes(public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
