@@ -28,7 +28,7 @@ def put_directory(stack: Any, name: str, kid: str = "kid-1", **changes: Any) -> 
 
 def put_certificate(stack: Any, name: str, directory: str, **changes: Any) -> Reply:
     body = json.loads(sample("api-put-certificate.json")["body"])
-    body.update(domains=[f"{name}.example.com", f"www.{name}.example.com"], directory=directory, **changes)
+    body.update({"domains": [f"{name}.example.com", f"www.{name}.example.com"], "directory": directory, **changes})
     return call(stack, event("api-put-certificate.json", name=name, body=body))
 
 

@@ -130,7 +130,8 @@ def _issue(current: Certificate, services: Services, deadline: float) -> Certifi
         _record_failure(record.cert, error, services)
         raise
     renewed = current.state.serial is not None
-    services.events.publish("Certificate Renewed" if renewed else "Certificate Issued", _event_detail(issued))
+    with _telling(spec.name):
+        services.events.publish("Certificate Renewed" if renewed else "Certificate Issued", _event_detail(issued))
     services.metrics.certificate_issued(spec.name, _days_left(issued.state, services.clock()))
     log.info("certificate issued", extra={"certificate": spec.name, "serial": issued.state.serial})
     return issued
@@ -295,13 +296,24 @@ def _record_failure(current: Certificate, error: AcmeVaultError, services: Servi
     log.warning("issuance failed", extra={"certificate": current.spec.name, "error": error.code})
     services.metrics.renewal_failed(current.spec.name)
     detail = {**_event_detail(Certificate(current.spec, failed)), "error": error.code, "message": error.message}
-    services.events.publish("Certificate Renewal Failed", detail)
-    services.alerts.notify(
-        f"acmevault: renewal of {current.spec.name} failed",
-        f"{current.spec.name} ({', '.join(current.spec.domains)}): {error.message}\n"
-        f"Failures in a row: {failures}. Next attempt after {failed.retry_at:%Y-%m-%d %H:%M} UTC. "
-        "The previous certificate, if any, is still serving.",
-    )
+    with _telling(current.spec.name):
+        services.events.publish("Certificate Renewal Failed", detail)
+    with _telling(current.spec.name):
+        services.alerts.notify(
+            f"acmevault: renewal of {current.spec.name} failed",
+            f"{current.spec.name} ({', '.join(current.spec.domains)}): {error.message}\n"
+            f"Failures in a row: {failures}. Next attempt after {failed.retry_at:%Y-%m-%d %H:%M} UTC. "
+            "The previous certificate, if any, is still serving.",
+        )
+
+
+@contextmanager
+def _telling(name: str) -> Iterator[None]:
+    """An event or alert that cannot go out is logged; it never changes what happened to the certificate."""
+    try:
+        yield
+    except AcmeVaultError as error:
+        log.error("could not tell people", extra={"certificate": name, "error": error.message})
 
 
 def _bundle(fullchain: str, key_pem: str, spec: CertificateSpec) -> CertificateBundle:
