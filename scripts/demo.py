@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".acmevault-local" / "demo"
@@ -41,17 +42,21 @@ def run(*argv: str, env: dict[str, str], stdin: str | None = None, capture: bool
     return result.stdout if capture else ""
 
 
-def sqs_event(env: dict[str, str]) -> dict[str, object]:
-    """What Lambda's SQS event source mapping would hand the issue function: the queue's messages."""
+def _sqs(env: dict[str, str]) -> Any:
     import boto3
 
-    sqs = boto3.client(
+    return boto3.client(
         "sqs",
         endpoint_url=env["AWS_ENDPOINT_URL"],
         region_name=env["AWS_REGION"],
         aws_access_key_id="testing",
         aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
     )
+
+
+def sqs_event(env: dict[str, str]) -> dict[str, object]:
+    """What Lambda's SQS event source mapping would hand the issue function: the queue's messages."""
+    sqs = _sqs(env)
     queue_url = env["ACMEVAULT_QUEUE_URL"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     records = []
@@ -113,7 +118,7 @@ def main() -> int:
             )
         step("the schedule fires: RenewFunction queues what is due")
         local = ["local", "invoke", "--state-dir", str(STATE)]
-        run(*local, "RenewFunction", "-e", "events/renew-schedule.json", env=env)
+        run(*local, "RenewFunction", "-e", "events/renew-schedule.json", env={**env, "POWERTOOLS_LOG_LEVEL": "WARNING"})
         step("IssueFunction consumes the queue (an SQS event built from the real queue's messages)")
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as event:
             json.dump(sqs_event(env), event)
@@ -123,6 +128,9 @@ def main() -> int:
             os.unlink(event.name)
         step("result")
         run("cert", "list", env=env)
+        events = _sqs(env).receive_message(QueueUrl=env["ACMEVAULT_LOCAL_EVENTS_QUEUE_URL"], MaxNumberOfMessages=10)
+        kinds = [json.loads(m["Body"])["detail-type"] for m in events.get("Messages", [])]
+        print(f"\nEventBridge events delivered: {', '.join(sorted(kinds)) or 'none'}")
     finally:
         step("stopping the local stack")
         run("local", "down", "--state-dir", str(STATE), env=env)

@@ -479,11 +479,9 @@ def no_route(_: RouteNotFound) -> Response[Any]:
 
 @router.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def unexpected_error(error: Exception) -> Response[Any]:
-    # Type and stack frames only: an exception's text may quote a value, and values may be secrets.
-    log.error(
-        "unexpected error",
-        extra={"error_type": type(error).__name__, "stack": "".join(traceback.format_tb(error.__traceback__))},
-    )
+    # The type and where (file:line in function), never the text or source: either may quote a value.
+    frames = [f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(error.__traceback__)]
+    log.error("unexpected error", extra={"error_type": type(error).__name__, "frames": frames})
     body = {
         "error": "internal_error",
         "message": "something unexpected went wrong; the request id finds it in the logs",

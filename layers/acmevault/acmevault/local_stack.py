@@ -33,6 +33,8 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
+        # as the servers themselves bind: a port in TIME_WAIT from a stack just stopped is free
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

@@ -433,6 +433,7 @@ class DirectoryState:
     changed_by: str | None = None
     reason: str | None = None
     generation: str | None = None  # the secret version the last rotation made current
+    certcentral_key_id: str | None = None  # CertCentral's id of the credential in use, when CertCentral made it
 
     @property
     def lost(self) -> bool:
@@ -463,6 +464,7 @@ class Rotation:
     account_url: str | None = None  # of the new credential's account
     revoke_previous: bool = False
     certcentral_key_id: str | None = None  # the CertCentral key that made the new credential
+    previous_certcentral_key_id: str | None = None  # CertCentral's id of the credential being replaced
     done: tuple[str, ...] = ()
     finished_at: datetime | None = None
     outcome: str | None = None  # rotated | abandoned

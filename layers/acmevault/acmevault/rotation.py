@@ -36,8 +36,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from cryptography import x509
-
 from .acme_session import AcmeSession, generate_account_key
 from .certcentral import CertCentral
 from .errors import (
@@ -246,14 +244,15 @@ def create_secret(
     if rotation is None or rotation.token != token:
         rotation = _start(name, token, ctx, actor, request)
     try:
-        staged = _build(name, rotation, request, ctx)
+        staged, rotation = _build(name, rotation, request, ctx)
     except (CaError, ValidationError) as error:
-        _abandon(name, rotation, ctx, actor, f"the new credential was refused: {error.message}")
+        _abandon(name, ctx.records.rotation(name) or rotation, ctx, actor, f"the new credential: {error.message}")
         raise
     ctx.secrets.put_version(name, token, staged, PENDING)
     if rotation.kind is RotationKind.REPLACEMENT:
         ctx.secrets.remove_stage(name, DRAFT, _draft_id(token))
-    rotation = _save(name, replace(rotation, account_url=staged.account_url).step("created"), ctx)
+    staged_facts = {"directory_url": staged.directory_url, "account_url": staged.account_url}
+    rotation = _save(name, replace(rotation, **staged_facts).step("created"), ctx)
     _history(name, ctx, actor, "credential staged", "ok", **_facts(rotation), **_public(staged))
     return rotation
 
@@ -302,9 +301,10 @@ def finish_secret(name: str, token: str, ctx: RotationServices, actor: str) -> R
             _note_revocations(name, rotation, ctx)  # before the new account issues anything
         ctx.secrets.promote(name, token)
     if "promoted" not in rotation.done:
-        state = ctx.records.state(name)
-        status = DirectoryStatus.ACTIVE if rotation.kind is RotationKind.REPLACEMENT else state.status
-        ctx.records.set_state(name, replace(state, status=status, generation=token))
+        state = replace(ctx.records.state(name), generation=token)
+        if rotation.kind is RotationKind.REPLACEMENT:
+            state = replace(state, status=DirectoryStatus.ACTIVE, certcentral_key_id=rotation.certcentral_key_id)
+        ctx.records.set_state(name, state)
         ctx.services.accounts.forget(name)
         rotation = _save(name, rotation.step("promoted"), ctx)
         _history(name, ctx, actor, "new credential made current", "ok", **_facts(rotation))
@@ -332,9 +332,16 @@ def _run(name: str, request: NewCredential | None, ctx: RotationServices, actor:
         raise  # nothing is lost: running the same rotation again resumes it
     except AcmeVaultError as error:
         rotation = ctx.records.rotation(name)
-        if rotation is not None and rotation.token == token and "promoted" not in rotation.done:
+        if rotation is not None and rotation.token == token and not rotation.finished and _droppable(rotation):
             _abandon(name, rotation, ctx, actor, error.message)
         raise
+
+
+def _droppable(rotation: Rotation) -> bool:
+    """Whether a failed rotation can be dropped: not once its set is current, nor once the CA holds a new key."""
+    return "promoted" not in rotation.done and not (
+        rotation.kind is RotationKind.KEY_ROLLOVER and "set" in rotation.done
+    )
 
 
 def _token_for(name: str, request: NewCredential | None, ctx: RotationServices, actor: str) -> str:
@@ -358,7 +365,7 @@ def _token_for(name: str, request: NewCredential | None, ctx: RotationServices, 
 def _same(name: str, rotation: Rotation, request: NewCredential | None, ctx: RotationServices) -> bool:
     if request is None:
         return rotation.kind is RotationKind.KEY_ROLLOVER
-    if rotation.kind is not RotationKind.REPLACEMENT or rotation.revoke_previous != request.revoke_previous:
+    if rotation.kind is not RotationKind.REPLACEMENT:
         return False
     if request.credential is None:
         return rotation.source == "certcentral"
@@ -410,7 +417,8 @@ def _start(name: str, token: str, ctx: RotationServices, actor: str, request: Ne
     previous = ctx.secrets.version_with(name, CURRENT)
     assert previous is not None, "a directory secret always has a current version"
     current = _version(name, previous, ctx)
-    if request is None and ctx.records.state(name).lost:
+    state = ctx.records.state(name)
+    if request is None and state.lost:
         if ctx.certcentral is None:
             raise DirectoryLost(name)
         request = NewCredential(None)  # the schedule, for a lost directory: CertCentral makes the new one
@@ -427,6 +435,7 @@ def _start(name: str, token: str, ctx: RotationServices, actor: str, request: Ne
         source=("schedule" if actor == SCHEDULE_ACTOR else "operator") if request is None else request.source,
         directory_url=current.directory_url if request is None or request.credential is None else None,
         revoke_previous=request is not None and request.revoke_previous,
+        previous_certcentral_key_id=state.certcentral_key_id,
     )
     if request is not None and request.credential is not None:
         rotation = replace(rotation, directory_url=request.credential.directory_url)
@@ -435,15 +444,17 @@ def _start(name: str, token: str, ctx: RotationServices, actor: str, request: Ne
     return rotation
 
 
-def _build(name: str, rotation: Rotation, request: NewCredential | None, ctx: RotationServices) -> DirectoryCredential:
+def _build(
+    name: str, rotation: Rotation, request: NewCredential | None, ctx: RotationServices
+) -> tuple[DirectoryCredential, Rotation]:
     current = _version(name, rotation.previous_version, ctx)
     if rotation.kind is RotationKind.KEY_ROLLOVER:
-        return replace(current, account_key=generate_account_key())
+        return replace(current, account_key=generate_account_key()), rotation
     draft = ctx.secrets.get_version(name, _draft_id(rotation.token))
     if draft is None:
         candidate = request.credential if request is not None else None
         if candidate is None:
-            made = _certcentral(ctx).create_acme_credential(name, _lost_key_id(name, ctx))
+            made = _certcentral(ctx).create_acme_credential(name, rotation.previous_certcentral_key_id)
             rotation = _save(name, replace(rotation, certcentral_key_id=made.key_id), ctx)
             candidate = made.credential
         contact = candidate.contact or current.contact
@@ -453,15 +464,7 @@ def _build(name: str, rotation: Rotation, request: NewCredential | None, ctx: Ro
     # The key is saved before the account exists: a registration repeated after a crash finds the
     # same account instead of spending the EAB credential (single-use at some CAs) on a second one.
     account_url = AcmeSession(draft, draft.account_key).register()
-    return draft.with_account(draft.account_key, account_url)
-
-
-def _lost_key_id(name: str, ctx: RotationServices) -> str | None:
-    """CertCentral's id of the credential being replaced, when CertCentral made it for acmevault."""
-    for entry in ctx.records.history(name, 200):
-        if entry.get("certcentral_key_id") and entry.get("action") == "rotation finished":
-            return str(entry["certcentral_key_id"])
-    return None
+    return draft.with_account(draft.account_key, account_url), rotation
 
 
 def _certcentral(ctx: RotationServices) -> CertCentral:
@@ -493,8 +496,8 @@ def _after_replacement(name: str, rotation: Rotation, ctx: RotationServices, act
         outcome = _deactivate(previous) if previous is not None else {"deactivation": "no previous account"}
         rotation = _save(name, rotation.step("deactivated"), ctx)
         _history(name, ctx, actor, "previous account deactivated", "ok", **outcome, **_facts(rotation))
-    lost_key = _lost_key_id(name, ctx) if rotation.source == "certcentral" else None
-    if lost_key is not None and "certcentral" not in rotation.done:
+    lost_key = rotation.previous_certcentral_key_id
+    if lost_key is not None and ctx.certcentral is not None and "certcentral" not in rotation.done:
         _certcentral(ctx).revoke_key(lost_key)
         rotation = _save(name, rotation.step("certcentral"), ctx)
         _history(name, ctx, actor, "lost credential revoked at CertCentral", "ok", lost_certcentral_key_id=lost_key)
@@ -684,16 +687,3 @@ def _event(name: str, rotation: Rotation) -> dict[str, Any]:
         "rotated_at": rotation.finished_at.isoformat() if rotation.finished_at else None,
     }
 
-
-def certificate_key_matches(certificate_pem: str, key_pem: str) -> bool:
-    """Whether a private key belongs to a certificate (for tests and checks; no I/O)."""
-    from cryptography.hazmat.primitives import serialization
-
-    from .keys import load_private_key
-
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    cert_key = x509.load_pem_x509_certificate(certificate_pem.encode()).public_key()
-    return bool(
-        cert_key.public_bytes(serialization.Encoding.DER, spki)
-        == load_private_key(key_pem).public_key().public_bytes(serialization.Encoding.DER, spki)
-    )

@@ -70,6 +70,7 @@ def rotation_to_map(rotation: Rotation) -> dict[str, Any]:
         "account_url": rotation.account_url,
         "revoke_previous": rotation.revoke_previous,
         "certcentral_key_id": rotation.certcentral_key_id,
+        "previous_certcentral_key_id": rotation.previous_certcentral_key_id,
         "done": list(rotation.done),
         "finished_at": _iso(rotation.finished_at),
         "outcome": rotation.outcome,
@@ -92,6 +93,7 @@ def rotation_from_map(data: dict[str, Any]) -> Rotation:
         account_url=data.get("account_url"),
         revoke_previous=bool(data.get("revoke_previous", False)),
         certcentral_key_id=data.get("certcentral_key_id"),
+        previous_certcentral_key_id=data.get("previous_certcentral_key_id"),
         done=tuple(data.get("done") or ()),
         finished_at=_dt(data.get("finished_at")),
         outcome=data.get("outcome"),
@@ -115,7 +117,7 @@ class DirectoryRecords:
                 TableName=self.table_name,
                 Key=_item({"pk": DIR_PK, "sk": name}),
                 ConsistentRead=True,
-                ProjectionExpression="#s, changed_at, changed_by, reason, generation",
+                ProjectionExpression="#s, changed_at, changed_by, reason, generation, certcentral_key_id",
                 ExpressionAttributeNames={"#s": "status"},
             )
         data = _plain(response.get("Item", {}))
@@ -125,6 +127,7 @@ class DirectoryRecords:
             changed_by=data.get("changed_by"),
             reason=data.get("reason"),
             generation=data.get("generation"),
+            certcentral_key_id=data.get("certcentral_key_id"),
         )
 
     def set_state(self, name: str, state: DirectoryState) -> None:
@@ -134,6 +137,7 @@ class DirectoryRecords:
             "changed_by": state.changed_by,
             "reason": state.reason,
             "generation": state.generation,
+            "certcentral_key_id": state.certcentral_key_id,
         }
         present = {k: v for k, v in values.items() if v is not None}
         absent = [k for k, v in values.items() if v is None]
