@@ -212,6 +212,15 @@ def test_put_certificate_creates_then_changes_and_get_shows_it(stack, directory,
     assert shown.body["history"] == []
 
 
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "Application/JSON", 'application/json; x=1; charset="UTF-8"']
+)
+def test_json_with_parameters_or_another_case_is_json(stack, directory, unique, content_type):
+    body = {"domains": [f"ct-{unique}.example.com"], "directory": directory}
+    request = event("api-put-certificate.json", name=f"ct-{unique}", body=body, content_type=content_type)
+    assert call(stack, request).status == 201
+
+
 def test_a_certificate_spec_a_then_b_then_a_ends_as_a(stack, directory, unique):
     # Idempotency must not swallow a real change back: the third PUT equals the first, and applies.
     name = f"aba-{unique}"

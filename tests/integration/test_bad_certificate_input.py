@@ -27,6 +27,19 @@ CASES = [
     ("bad region", ["-d", "a.example.com", "--acm-region", "mars-1"], 2, "acm_regions"),
     ("bad zone id", ["-d", "a.example.com", "--hosted-zone-id", "zone;drop"], 2, "hosted_zone_id"),
     ("bad profile", ["-d", "a.example.com", "--profile", "a b"], 2, "profile"),
+    ("role, not an ARN", ["-d", "a.example.com", "--route53-role-arn", "dns-writer"], 2, "route53_role_arn"),
+    (
+        "user ARN, not a role",
+        ["-d", "a.example.com", "--route53-role-arn", "arn:aws:iam::210987654321:user/x"],
+        2,
+        "not an IAM role ARN",
+    ),
+    (
+        "short account id",
+        ["-d", "a.example.com", "--route53-role-arn", "arn:aws:iam::2109:role/x"],
+        2,
+        "route53_role_arn",
+    ),
 ]
 
 

@@ -143,9 +143,9 @@ class RecordingDns(Route53Dns):
         self.stack = stack
         self.seen: list[tuple[str, list[str]]] = []
 
-    def publish(self, records: Any, deadline: float) -> None:
+    def publish(self, records: Any, deadline: float, role_arn: str | None = None) -> None:
         records = list(records)
-        super().publish(records, deadline)
+        super().publish(records, deadline, role_arn)
         for zone, record_name, _ in records:
             for rrset in self.stack.aws("route53").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]:
                 if rrset["Type"] == "TXT" and rrset["Name"] == record_name + ".":
@@ -191,7 +191,7 @@ def test_dns01_writes_txt_records_to_route53_and_removes_them(stack, cli, direct
 
 
 class NoDns(Route53Dns):
-    def publish(self, records: Any, deadline: float) -> None:
+    def publish(self, records: Any, deadline: float, role_arn: str | None = None) -> None:
         raise AssertionError(f"no challenge was expected, but records were published: {list(records)}")
 
 

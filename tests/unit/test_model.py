@@ -72,3 +72,36 @@ def test_renewal_is_a_fraction_of_the_lifetime(lifetime_days, remaining_fraction
     assert not_after - renew_at == timedelta(days=lifetime_days) * remaining_fraction
     # a renewed certificate is never due at once: no loop, whatever the lifetime
     assert renew_at > not_before
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::210987654321:role/acmevault-dns01",
+        "arn:aws:iam::210987654321:role/dns/writers/acmevault",
+        "arn:aws-us-gov:iam::210987654321:role/dns+writer=@,.-_",
+    ],
+)
+def test_a_route53_role_arn_is_kept_and_round_trips(arn):
+    spec = CertificateSpec.parse("web", {"domains": ["a.example.com"], "directory": "dc", "route53_role_arn": arn})
+    assert spec.route53_role_arn == arn
+    assert CertificateSpec.parse("web", spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "",
+        "acmevault-dns01",
+        "arn:aws:iam::210987654321:user/someone",
+        "arn:aws:iam::21098765432:role/short-account",
+        "arn:aws:sts::210987654321:assumed-role/x/y",
+        "arn:aws:iam::210987654321:role/",
+        "arn:aws:iam::210987654321:role/sp ace",
+        42,
+    ],
+)
+def test_anything_but_an_iam_role_arn_is_refused_by_name(arn):
+    with pytest.raises(ValidationError) as raised:
+        CertificateSpec.parse("web", {"domains": ["a.example.com"], "directory": "dc", "route53_role_arn": arn})
+    assert raised.value.field == "route53_role_arn"

@@ -1,14 +1,15 @@
 """ACME accounts: vault a directory credential (registering at once), and open sessions on it.
 
 A directory marked lost opens no session: issuance stops with an error telling the operator to
-rotate. That check runs on every issuance, so the status is one small read, cached for seconds.
+rotate. That check runs on every issuance, so it is one small read (a DynamoDB GetItem of two
+attributes); it also says when another container rotated the credential, so no container keeps
+using an account or key the CA no longer accepts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable
 
 from .acme_session import AcmeSession, generate_account_key
@@ -17,8 +18,6 @@ from .model import DirectoryCredential, DirectoryState, validate_name
 from .ports import Directories, DirectoryStates, RotationScheduler
 
 log = logging.getLogger(__name__)
-
-STATE_CACHE_SECONDS = 15.0
 
 SessionFactory = Callable[[DirectoryCredential, str], AcmeSession]
 
@@ -39,7 +38,6 @@ class Accounts:
         self._scheduler = scheduler
         # Keyed by the account key too: a key rollover keeps the account URL.
         self._sessions: dict[tuple[str, str | None, str], AcmeSession] = {}
-        self._state_cache: dict[str, tuple[float, DirectoryState]] = {}
         self._generations: dict[str, str | None] = {}
 
     def vault(self, name: str, credential: DirectoryCredential) -> DirectoryCredential:
@@ -74,19 +72,11 @@ class Accounts:
         return self._directories.get(name)
 
     def state(self, name: str) -> DirectoryState:
-        """The directory's status (lost or not), read at most every few seconds per container."""
-        if self._states is None:
-            return DirectoryState()
-        cached = self._state_cache.get(name)
-        if cached is not None and time.monotonic() - cached[0] < STATE_CACHE_SECONDS:
-            return cached[1]
-        state = self._states.state(name)
-        self._state_cache[name] = (time.monotonic(), state)
-        return state
+        """The directory's status: lost or not, and the secret version the last rotation made current."""
+        return DirectoryState() if self._states is None else self._states.state(name)
 
     def forget(self, name: str) -> None:
         """Drop what this container cached about the directory (after a rotation or a revoke)."""
-        self._state_cache.pop(name, None)
         self._directories.forget(name)
         for key in [k for k in self._sessions if k[0] == name]:
             del self._sessions[key]
@@ -99,8 +89,8 @@ class Accounts:
         state = self.state(name)
         if state.lost:
             raise DirectoryLost(name, f"{state.changed_at:%Y-%m-%d %H:%M} UTC" if state.changed_at else None)
-        if self._generations.get(name, state.generation) != state.generation:
-            self._directories.forget(name)  # rotated in another container: read the new credential
+        if state.generation is not None and self._generations.get(name) != state.generation:
+            self._directories.forget(name)  # rotated since this container read it: read the new credential
         self._generations[name] = state.generation
         credential = self._directories.get(name)
         cached = self._sessions.get((name, credential.account_url, _fingerprint(credential.account_key)))

@@ -305,8 +305,10 @@ class AcmeSession:
         authz = self._poll(fetch, lambda a: a.status != messages.STATUS_PENDING, deadline, f"authorization {url}")
         if authz.status != messages.STATUS_VALID:
             domain = authz.identifier.value
-            reasons = [_problem_text(c.error) for c in authz.challenges if c.error is not None]
-            raise ChallengeFailed(f"{domain}: validation failed: {'; '.join(reasons) or authz.status}")
+            # The CA's problem document, type and detail: what it looked up and what it found.
+            problems = [c.error for c in authz.challenges if c.error is not None]
+            reasons = [f"{p.code or p.typ}: {_problem_text(p)}" for p in problems]
+            raise ChallengeFailed(f"{domain}: the CA's validation failed: {'; '.join(reasons) or authz.status}")
 
     def finalize(self, order: Order, deadline: float) -> str:
         """Send the CSR unless the CA already has it, wait for the certificate, return the full chain PEM.

@@ -76,10 +76,16 @@ def directory_put(args: argparse.Namespace) -> int:
     return 0
 
 
-def _directory_view(name: str) -> dict[str, Any]:
+def _directory_view(name: str, history: int = 0) -> dict[str, Any]:
+    from .rotation import directory_report
+    from .services import rotation
+
     services = _services()
     credential = services.directories.get(name)
-    return {"name": name, **credential.public_view(), **services.directories.describe(name)}
+    report = directory_report(name, rotation(), history)
+    if not history:
+        report.pop("history")
+    return {"name": name, **credential.public_view(), **services.directories.describe(name), **report}
 
 
 def directory_list(args: argparse.Namespace) -> int:
@@ -87,17 +93,98 @@ def directory_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(rows)
     else:
-        _table(rows, ("name", "host", "eab_kid", "account_url", "changed"))
+        _table(rows, ("name", "state", "host", "eab_kid", "account_url", "changed"))
     return 0
 
 
 def directory_show(args: argparse.Namespace) -> int:
-    view = _directory_view(args.name)
+    view = _directory_view(args.name, history=20)
     if args.json:
         _print_json(view)
     else:
+        history = view.pop("history")
         for key, value in view.items():
-            print(f"{key:14} {value}")
+            print(f"{key:20} {value if value not in (None, [], {}) else '-'}")
+        print("history (newest first):")
+        for entry in history:
+            facts = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("at", "actor", "action", "outcome"))
+            print(f"  {entry['at'][:19]}  {entry['actor']}  {entry['action']}: {entry['outcome']}  {facts}".rstrip())
+    return 0
+
+
+def _actor() -> str:
+    """Who is asking, for the audit history: the AWS principal and the local user."""
+    import getpass
+
+    from .aws.clients import client, translated
+
+    user = getpass.getuser()
+    try:
+        with translated("asking AWS who the caller is"):
+            return f"{client('sts').get_caller_identity()['Arn']} (cli, {user})"
+    except AcmeVaultError:
+        return f"cli, {user}"
+
+
+def directory_rotate(args: argparse.Namespace) -> int:
+    from .model import DirectoryCredential, validate_name
+    from .rotation import NewCredential, replace_credential, rotate_account_key
+    from .services import rotation
+
+    validate_name(args.name)
+    if args.url is None and (args.eab_kid is not None or args.contact):
+        raise ValidationError("--url", "a new credential needs its directory URL too (--url URL --eab-kid KID)")
+    if args.url is not None and args.certcentral:
+        raise ValidationError("--certcentral", "give a new credential (--url, --eab-kid) or --certcentral, not both")
+    if args.revoke_previous and args.url is None and not args.certcentral:
+        raise ValidationError("--revoke-previous", "applies to a replaced credential (--url or --certcentral)")
+    if args.url is None and not args.certcentral:
+        _progress(f"rolling the ACME account key of {args.name} over ...")
+        done = rotate_account_key(args.name, rotation(), _actor())
+        print(f"directory {args.name}: account key rolled over ({done.account_url}); the old key no longer works")
+        return 0
+    credential = None
+    if args.url is not None:
+        credential = DirectoryCredential(
+            directory_url=args.url,
+            eab_kid=args.eab_kid,
+            eab_hmac_key=_read_hmac(args) if args.eab_kid is not None else None,
+            eab_hmac_alg=args.hmac_alg,
+            contact=tuple(args.contact or ()),
+        )
+    _progress(f"replacing the credential of {args.name}: registering an ACME account at the new directory ...")
+    request = NewCredential(credential, revoke_previous=args.revoke_previous)
+    done = replace_credential(args.name, request, rotation(), _actor())
+    print(
+        f"directory {args.name}: credential replaced; ACME account {done.account_url}; "
+        f"the previous account ({done.previous_account_url or '-'}) is deactivated and its certificates are "
+        "queued for re-issue" + ("; each is revoked once its replacement is served" if done.revoke_previous else "")
+    )
+    return 0
+
+
+def directory_revoke(args: argparse.Namespace) -> int:
+    from .rotation import mark_lost
+    from .services import rotation
+
+    state = mark_lost(args.name, rotation(), _actor(), args.reason)
+    print(
+        f"directory {args.name} is marked lost (since {state.changed_at:%Y-%m-%d %H:%M} UTC); its account is "
+        f"deactivated and nothing is issued from it until you run: acmevault directory rotate {args.name} "
+        "--url URL --eab-kid KID"
+    )
+    return 0
+
+
+def directory_revoke_previous(args: argparse.Namespace) -> int:
+    from .rotation import complete_revocations
+    from .services import rotation
+
+    revoked = complete_revocations(args.name, rotation())
+    waiting = _directory_view(args.name)["revocations_waiting"]
+    print(
+        f"revoked now: {', '.join(revoked) or 'none'}; still waiting for a replacement: {', '.join(waiting) or 'none'}"
+    )
     return 0
 
 
@@ -116,6 +203,7 @@ def cert_put(args: argparse.Namespace) -> int:
             "key_type": args.key_type,
             "challenge": args.challenge,
             "hosted_zone_id": args.hosted_zone_id,
+            "route53_role_arn": args.route53_role_arn,
             "acm_regions": args.acm_region or [],
             "profile": args.profile,
         },
@@ -142,22 +230,9 @@ def _cert_row(cert: Any) -> dict[str, Any]:
 
 
 def _cert_json(cert: Any) -> dict[str, Any]:
-    state = cert.state
-    return {
-        "name": cert.spec.name,
-        **cert.spec.to_dict(),
-        "status": state.status.value,
-        "serial": state.serial,
-        "not_before": state.not_before,
-        "not_after": state.not_after,
-        "renew_at": state.renew_at,
-        "acm_arns": dict(state.acm_arns),
-        "s3_prefix": state.s3_prefix,
-        "account_url": state.account_url,
-        "last_error": state.last_error,
-        "consecutive_failures": state.consecutive_failures,
-        "updated_at": state.updated_at,
-    }
+    from .views import certificate_view
+
+    return certificate_view(cert)
 
 
 def cert_list(args: argparse.Namespace) -> int:
@@ -207,8 +282,26 @@ def cert_issue(args: argparse.Namespace) -> int:
 
 
 def cert_delete(args: argparse.Namespace) -> int:
-    _services().certificates.delete(args.name)
+    from .revocation import RevocationReason, delete_certificate
+
+    reason = None if args.revoke is None else RevocationReason.parse(args.revoke, "--revoke")
+    revoked = delete_certificate(args.name, _services(), reason)
+    if revoked is not None:
+        print(f"certificate {args.name}: serial {revoked.state.serial} revoked ({args.revoke})")
     print(f"certificate {args.name} is no longer managed (ACM and S3 copies are left in place)")
+    return 0
+
+
+def cert_revoke(args: argparse.Namespace) -> int:
+    from .revocation import RevocationReason, revoke_certificate
+
+    reason = RevocationReason.parse(args.reason, "--reason")
+    revoked = revoke_certificate(args.name, reason, _services())
+    print(
+        f"certificate {args.name}: serial {revoked.state.serial} revoked at the CA ({reason.value}, "
+        f"RFC 5280 code {reason.code}); the ACM and S3 copies are marked; 'acmevault cert issue {args.name}' "
+        "issues a new one"
+    )
     return 0
 
 
@@ -330,6 +423,39 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.add_argument("--json", action="store_true")
     show.set_defaults(run=directory_show)
+    rot = directory.add_parser(
+        "rotate",
+        help="roll the account key over, or replace a lost credential",
+        description="Without a new credential: roll the ACME account over to a new key (RFC 8555 key change). "
+        "With --url and --eab-kid (the HMAC key read from stdin or a hidden prompt), or --certcentral: replace "
+        "a lost credential; the old account is deactivated and its certificates are re-issued. Running an "
+        "interrupted rotation again resumes it.",
+    )
+    rot.add_argument("name")
+    rot.add_argument("--url", help="the new ACME directory URL (https)")
+    rot.add_argument("--eab-kid", help="the new External Account Binding key id")
+    rot.add_argument("--hmac-alg", default="HS256", choices=("HS256", "HS384", "HS512"))
+    rot.add_argument("--contact", action="append", metavar="mailto:...", help="account contact (repeatable)")
+    rot.add_argument("--certcentral", action="store_true", help="have DigiCert CertCentral make the new credential")
+    rot.add_argument(
+        "--revoke-previous",
+        action="store_true",
+        help="revoke the old account's certificates, each once its replacement is in ACM and S3",
+    )
+    rot.set_defaults(run=directory_rotate)
+    rev = directory.add_parser(
+        "revoke", help="mark the credential lost: deactivate its account and stop issuing from it"
+    )
+    rev.add_argument("name")
+    rev.add_argument("--reason", help="why, for the history and the alert (no secrets)")
+    rev.set_defaults(run=directory_revoke)
+    revp = directory.add_parser(
+        "revoke-previous",
+        help="revoke a replaced account's certificates whose replacements are served (the rotate function "
+        "does this by itself in AWS)",
+    )
+    revp.add_argument("name")
+    revp.set_defaults(run=directory_revoke_previous)
 
     cert = commands.add_parser("cert", help="certificates").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -342,6 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
     cput.add_argument("--challenge", default="auto", help="auto | none | dns-01")
     cput.add_argument("--acm-region", action="append", help="ACM region (repeatable; default the stack's)")
     cput.add_argument("--hosted-zone-id", help="Route 53 zone for dns-01 (default: longest match)")
+    cput.add_argument(
+        "--route53-role-arn", help="IAM role to assume for zones in another AWS account (dns-01)", metavar="ARN"
+    )
     cput.add_argument("--profile", help="ACME profile name")
     cput.set_defaults(run=cert_put)
     for verb, text in (("issue", "issue now"), ("renew", "renew now (same as issue)")):
@@ -356,9 +485,15 @@ def build_parser() -> argparse.ArgumentParser:
     cshow.add_argument("name")
     cshow.add_argument("--json", action="store_true")
     cshow.set_defaults(run=cert_show)
+    reasons = ", ".join(("unspecified", "keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation"))
     cdel = cert.add_parser("delete", help="stop managing a certificate")
     cdel.add_argument("name")
+    cdel.add_argument("--revoke", metavar="REASON", help=f"revoke it first, with an RFC 5280 reason: {reasons}")
     cdel.set_defaults(run=cert_delete)
+    crev = cert.add_parser("revoke", help="revoke the serving certificate at the CA")
+    crev.add_argument("name")
+    crev.add_argument("--reason", required=True, help=f"RFC 5280 reason: {reasons}")
+    crev.set_defaults(run=cert_revoke)
 
     rn = commands.add_parser("renew", help="the scheduled sweep, run here")
     rn.add_argument("--due", action="store_true", help="renew every certificate whose renewal time has come")

@@ -108,6 +108,12 @@ class AwsUnavailable(UnavailableError):
     code = "aws_unavailable"
 
 
+class OutOfTime(UnavailableError):
+    """The time budget ran out part-way; the order in flight is kept and the next attempt resumes it."""
+
+    code = "out_of_time"
+
+
 class AwsError(AcmeVaultError):
     """AWS refused a request (access denied, bad parameter, ...)."""
 
@@ -143,7 +149,7 @@ class DirectoryLost(ConflictError):
         self.name = name
 
 
-class RotationFailed(AcmeVaultError):
-    """A rotation step failed; the credential in use (AWSCURRENT) is unchanged."""
+class RotationFailed(CaError):
+    """The new credential does not work at its CA (testSecret); the one in use (AWSCURRENT) is unchanged."""
 
     code = "rotation_failed"

@@ -49,6 +49,7 @@ from .errors import (
     AwsError,
     AwsUnavailable,
     CaError,
+    CertificateNotFound,
     ConflictError,
     NotFoundError,
     UnavailableError,
@@ -130,9 +131,9 @@ def json_body(*, required: bool = True, fields: Sequence[str] | None = None) -> 
             raise ValidationError("body", "a JSON object is required")
         return {}
     content_type = router.current_event.headers.get("content-type") or ""
-    media, _, parameters = content_type.partition(";")
-    charset = parameters.strip().lower().removeprefix("charset=").strip('"') if "charset" in parameters else "utf-8"
-    if media.strip().lower() != "application/json" or charset != "utf-8":
+    media, *parameters = (part.strip().lower() for part in content_type.split(";"))
+    charsets = [p.removeprefix("charset=").strip('"') for p in parameters if p.startswith("charset=")]
+    if media != "application/json" or any(charset != "utf-8" for charset in charsets):
         shown = repr(content_type[:100]) if content_type else "none"
         raise UnsupportedMediaType("Content-Type", f"is {shown}; send the body as application/json")
     try:
@@ -321,7 +322,7 @@ def put_certificate(name: str) -> Response[Any]:
     services = composition.services()
     try:
         existing: dict[str, Any] | None = services.certificates.get(name).spec.to_dict()
-    except NotFoundError:
+    except CertificateNotFound:
         existing = None
 
     def define() -> dict[str, Any]:

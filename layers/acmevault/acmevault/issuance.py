@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ from . import ari
 from .accounts import Accounts
 from .acme_session import AcmeSession, Order
 from .aws.s3 import prefix_for
-from .errors import AcmeVaultError, AuthorizationRequired, UnavailableError
+from .errors import AcmeVaultError, AuthorizationRequired, OutOfTime, UnavailableError
 from .keys import CertificateBundle, build_csr, generate_private_key, load_private_key, private_key_pem
 from .model import (
     Certificate,
@@ -51,6 +52,7 @@ from .ports import Alerts, CertificateManager, Certificates, Directories, Dns, E
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 900.0  # longer than one Lambda invocation can run
+VALIDATION_RESERVE_SECONDS = 10.0  # budget a CA's dns-01 check needs at least, once answered
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def _place_order(session: AcmeSession, record: Record) -> tuple[str, Order]:
     if spec.challenge is Challenge.DNS_01:
         # Preflight: every name must have a zone before we spend an order on it.
         for domain in spec.domains:
-            services.dns.zone_for(domain, spec.hosted_zone_id)
+            services.dns.zone_for(domain, spec.hosted_zone_id, spec.route53_role_arn)
     key_pem = private_key_pem(generate_private_key(spec.key_type))
     csr = build_csr(load_private_key(key_pem), spec.domains)
     order = session.new_order(csr, spec.profile, replaces=_replaces(current, session))
@@ -208,16 +210,21 @@ def _replaces(current: Certificate, session: AcmeSession) -> str | None:
 
 
 def prove_with_dns01(session: AcmeSession, order: Order, spec: CertificateSpec, dns: Dns, deadline: float) -> None:
+    """Publish, answer, wait for the CA; the records are removed in every case. A challenge is not
+    answered without time left to see the CA's check through: the order stays open for the next attempt."""
     challenges = [session.dns_challenge(a) for a in order.pending() if a.body.status == messages.STATUS_PENDING]
-    records = [(dns.zone_for(c.domain, spec.hosted_zone_id), c.record_name, c.record_value) for c in challenges]
+    role = spec.route53_role_arn  # zones in another AWS account are written as this role
+    records = [(dns.zone_for(c.domain, spec.hosted_zone_id, role), c.record_name, c.record_value) for c in challenges]
     try:
-        dns.publish(records, deadline)
+        dns.publish(records, deadline, role)
+        if time.monotonic() + VALIDATION_RESERVE_SECONDS > deadline:
+            raise OutOfTime("the dns-01 records are in place but too little time is left to answer the challenges")
         for challenge in challenges:
             session.answer(challenge)
         for challenge in challenges:
             session.wait_for_authorization(challenge.authorization_url, deadline)
     finally:
-        dns.remove(records)
+        dns.remove(records, role)
 
 
 def publish_certificate(record: Record, bundle: CertificateBundle, session: AcmeSession) -> Certificate:

@@ -59,6 +59,9 @@ class LocalStack:
     # 0.0.0.0 lets containers (sam local invoke) reach the stack through host.docker.internal.
     listen: str = "127.0.0.1"
     pebble_env: dict[str, str] = field(default_factory=dict)
+    # host:port of a DNS server (acmevault.local_dns) Pebble looks dns-01 records up in: Pebble then
+    # really checks every challenge instead of taking it as valid.
+    dns_server: str | None = None
 
     # -- paths -------------------------------------------------------------------------------
 
@@ -103,11 +106,14 @@ class LocalStack:
         self._write_pebble_config()
         env = {
             **os.environ,
-            "PEBBLE_VA_ALWAYS_VALID": "1",
+            **({"PEBBLE_VA_ALWAYS_VALID": "1"} if self.dns_server is None else {}),
             "PEBBLE_VA_NOSLEEP": "1",
             **self.pebble_env,
         }
-        self._spawn("pebble", [pebble, "-config", str(self.state_dir / "pebble.json")], env)
+        argv = [pebble, "-config", str(self.state_dir / "pebble.json")]
+        if self.dns_server is not None:
+            argv += ["-dnsserver", self.dns_server]
+        self._spawn("pebble", argv, env)
         self._spawn(
             "moto",
             [sys.executable, "-m", "moto.server", "-H", self.listen, "-p", str(self.moto_port)],

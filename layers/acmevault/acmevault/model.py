@@ -22,6 +22,10 @@ from .errors import ValidationError
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _BASE64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+# An IAM role: partition, 12-digit account, optional path, name of 1-64 of IAM's characters.
+ROLE_ARN_PATTERN = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\x21-\x7e]{1,510}/)?[A-Za-z0-9_+=,.@-]{1,64}$"
+)
 MAX_DOMAINS = 100
 HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 
@@ -274,6 +278,7 @@ SPEC_FIELDS = (
     "key_type",
     "challenge",
     "hosted_zone_id",
+    "route53_role_arn",
     "acm_regions",
     "profile",
     "renew_fraction",
@@ -288,6 +293,8 @@ class CertificateSpec:
     key_type: KeyType = KeyType.EC_P256
     challenge: Challenge = Challenge.AUTO
     hosted_zone_id: str | None = None
+    # dns-01 in zones of another AWS account: the role there that acmevault assumes to write them
+    route53_role_arn: str | None = None
     acm_regions: tuple[str, ...] = ()
     profile: str | None = None
     # Fraction of the lifetime left when renewal is due; None: a third (half under 10 days), or ARI.
@@ -307,6 +314,11 @@ class CertificateSpec:
         zone = data.get("hosted_zone_id")
         if zone is not None and (not isinstance(zone, str) or not re.match(r"^(/hostedzone/)?[A-Z0-9]{1,32}$", zone)):
             raise ValidationError("hosted_zone_id", f"{zone!r} is not a Route 53 hosted zone id")
+        role = data.get("route53_role_arn")
+        if role is not None and (not isinstance(role, str) or not ROLE_ARN_PATTERN.match(role)):
+            raise ValidationError(
+                "route53_role_arn", f"{role!r} is not an IAM role ARN (arn:aws:iam::<account id>:role/<name>)"
+            )
         regions = data.get("acm_regions") or ()
         if isinstance(regions, str) or not isinstance(regions, Sequence):
             raise ValidationError("acm_regions", "must be a list of AWS region names")
@@ -325,6 +337,7 @@ class CertificateSpec:
             key_type=_enum(KeyType, "key_type", data.get("key_type") or KeyType.EC_P256.value),
             challenge=_enum(Challenge, "challenge", data.get("challenge") or Challenge.AUTO.value),
             hosted_zone_id=zone.rsplit("/", 1)[-1] if zone else None,
+            route53_role_arn=role,
             acm_regions=tuple(dict.fromkeys(validate_region(r) for r in regions)),
             profile=profile,
             renew_fraction=float(fraction) if fraction is not None else None,
@@ -337,6 +350,7 @@ class CertificateSpec:
             "key_type": self.key_type.value,
             "challenge": self.challenge.value,
             "hosted_zone_id": self.hosted_zone_id,
+            "route53_role_arn": self.route53_role_arn,
             "acm_regions": list(self.acm_regions),
             "profile": self.profile,
             "renew_fraction": self.renew_fraction,

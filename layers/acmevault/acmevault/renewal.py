@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from .aws.queue import IssueMessage, IssueQueue
 from .errors import AcmeVaultError, LeaseHeld, UnavailableError
+from .history import record_history
 from .issuance import Services, issue_certificate, renew_if_due
 from .model import Certificate
 
@@ -115,8 +116,6 @@ def queue_renewal(name: str, services: Services, queue: IssueQueue) -> Certifica
     sweep sends, with a reason that makes the worker issue instead of checking whether it is due."""
     current = services.certificates.get(name)  # CertificateNotFound names it
     queue.send([name], reason="on-demand")
-    services.certificates.add_history(
-        name, {"action": "renewal requested", "serial": current.state.serial, "at": services.clock().isoformat()}
-    )
+    record_history(name, {"action": "renewal requested", "serial": current.state.serial}, services)
     log.info("renewal queued", extra={"certificate": name})
     return current

@@ -21,6 +21,7 @@ from typing import Any
 from cryptography import x509
 
 from .errors import AcmeVaultError, CaError, ConflictError, ValidationError
+from .history import record_history
 from .issuance import Services
 from .model import Certificate, Status
 
@@ -82,9 +83,7 @@ def delete_certificate(name: str, services: Services, revoke: RevocationReason |
     if revoke is not None and current.state.serial is not None and current.state.status is not Status.REVOKED:
         revoked = revoke_certificate(name, revoke, services)
     services.certificates.delete(name)
-    services.certificates.add_history(
-        name, {"action": "deleted", "serial": current.state.serial, "at": services.clock().isoformat()}
-    )
+    record_history(name, {"action": "deleted", "serial": current.state.serial}, services)
     log.info("certificate no longer managed", extra={"certificate": name, "revoked": revoked is not None})
     return revoked
 

@@ -56,6 +56,7 @@ from .model import (
     Rotation,
     RotationKind,
     Status,
+    validate_name,
 )
 from .ports import CredentialVersions, DirectoryRecords, IssueRequests, KeyArchive
 
@@ -121,15 +122,15 @@ def mark_lost(name: str, ctx: RotationServices, actor: str, reason: str | None =
     Issuance fails at once with an error telling the operator to rotate; the certificates already
     issued stay valid and served. Safe to run again (the account is then deactivated already).
     """
-    credential = ctx.services.directories.get(name)
+    credential = _current(name, ctx)
     rotation = ctx.records.rotation(name)
     if rotation is not None and not rotation.finished and rotation.kind is RotationKind.KEY_ROLLOVER:
         _settle(name, rotation, ctx, actor, abandon_replacement=False)  # deactivate with the key the CA holds
-        credential = ctx.secrets.get(name)
+        credential = _current(name, ctx)
     state = ctx.records.state(name)
     changed = not state.lost
     if changed:
-        state = DirectoryState(DirectoryStatus.LOST, _now(ctx), actor, reason, state.generation)
+        state = replace(state, status=DirectoryStatus.LOST, changed_at=_now(ctx), changed_by=actor, reason=reason)
         ctx.records.set_state(name, state)
     ctx.services.accounts.forget(name)
     deactivated = _deactivate(credential)
@@ -183,6 +184,16 @@ def complete_revocations(name: str, ctx: RotationServices, certificate: str | No
     return revoked
 
 
+def revoke_replaced(certificate: str, ctx: RotationServices) -> list[str]:
+    """After the issue worker announced a new certificate: revoke the one it replaced, if a rotation
+    with revoke_previous is waiting for that (the rotate function, on "Certificate Renewed" events)."""
+    try:
+        directory = ctx.services.certificates.get(validate_name(certificate, "certificate")).spec.directory
+    except CertificateNotFound:
+        return []
+    return complete_revocations(directory, ctx, certificate)
+
+
 def directory_report(name: str, ctx: RotationServices, history: int = 20) -> dict[str, Any]:
     """Status, the last rotation and the audit history of a directory: what GET /directories/{name}
     and `directory show` add to the credential's public view. No secret in it."""
@@ -207,6 +218,8 @@ def directory_report(name: str, ctx: RotationServices, history: int = 20) -> dic
 
 def run_step(secret_id: str, token: str, step: str, ctx: RotationServices, actor: str = SCHEDULE_ACTOR) -> None:
     """One step of a rotation as Secrets Manager asks for it (functions/rotate)."""
+    if not isinstance(secret_id, str) or not secret_id:
+        raise ValidationError("SecretId", "is required")
     name = ctx.secrets.name_of(secret_id)
     if not isinstance(token, str) or not 32 <= len(token) <= 64:
         raise ValidationError("ClientRequestToken", "must be a version id of 32 to 64 characters")
@@ -239,8 +252,12 @@ def create_secret(
     if rotation is not None and rotation.token != token and not rotation.finished:
         _settle(name, rotation, ctx, actor, abandon_replacement=request is not None)
         rotation = None
-    if rotation is not None and rotation.token == token and ctx.secrets.get_version(name, token) is not None:
+    staged = ctx.secrets.get_version(name, token) if token in stages else None
+    if rotation is not None and rotation.token == token and staged is not None:
+        _drop_draft(name, token, stages, ctx)
         return rotation  # created already: a retry
+    if staged is not None:
+        return _adopt(name, token, staged, ctx, actor)
     if rotation is None or rotation.token != token:
         rotation = _start(name, token, ctx, actor, request)
     try:
@@ -249,10 +266,9 @@ def create_secret(
         _abandon(name, ctx.records.rotation(name) or rotation, ctx, actor, f"the new credential: {error.message}")
         raise
     ctx.secrets.put_version(name, token, staged, PENDING)
-    if rotation.kind is RotationKind.REPLACEMENT:
-        ctx.secrets.remove_stage(name, DRAFT, _draft_id(token))
-    staged_facts = {"directory_url": staged.directory_url, "account_url": staged.account_url}
-    rotation = _save(name, replace(rotation, **staged_facts).step("created"), ctx)
+    _drop_draft(name, token, ctx.secrets.stages(name), ctx)
+    staged_rotation = replace(rotation, directory_url=staged.directory_url, account_url=staged.account_url)
+    rotation = _save(name, staged_rotation.step("created"), ctx)
     _history(name, ctx, actor, "credential staged", "ok", **_facts(rotation), **_public(staged))
     return rotation
 
@@ -268,7 +284,8 @@ def set_secret(name: str, token: str, ctx: RotationServices, actor: str) -> None
         assert current.account_key is not None
         AcmeSession(current, current.account_key).change_key(_key(pending))
         _history(name, ctx, actor, "account key rolled over at the CA", "ok", **_facts(rotation))
-    _save(name, rotation.step("set"), ctx)
+    if "set" not in rotation.done:
+        _save(name, rotation.step("set"), ctx)
 
 
 def test_secret(name: str, token: str, ctx: RotationServices, actor: str) -> None:
@@ -286,8 +303,9 @@ def test_secret(name: str, token: str, ctx: RotationServices, actor: str) -> Non
         raise RotationFailed(
             f"directory {name!r}: the pending credential (version {token}) {problem}; the current one is unchanged"
         )
-    _save(name, rotation.step("tested"), ctx)
-    _history(name, ctx, actor, "pending credential tested", "ok", **_facts(rotation))
+    if "tested" not in rotation.done:
+        _save(name, rotation.step("tested"), ctx)
+        _history(name, ctx, actor, "pending credential tested", "ok", **_facts(rotation))
 
 
 def finish_secret(name: str, token: str, ctx: RotationServices, actor: str) -> Rotation:
@@ -296,14 +314,21 @@ def finish_secret(name: str, token: str, ctx: RotationServices, actor: str) -> R
     if not _is_current(name, token, ctx):
         _pending(name, token, ctx)
         if "tested" not in rotation.done:
-            raise RotationFailed(f"directory {name!r}: version {token} was not tested; run testSecret first")
+            raise ConflictError(f"directory {name!r}: version {token} was not tested; run testSecret first")
         if rotation.kind is RotationKind.REPLACEMENT and rotation.revoke_previous:
             _note_revocations(name, rotation, ctx)  # before the new account issues anything
         ctx.secrets.promote(name, token)
     if "promoted" not in rotation.done:
         state = replace(ctx.records.state(name), generation=token)
         if rotation.kind is RotationKind.REPLACEMENT:
-            state = replace(state, status=DirectoryStatus.ACTIVE, certcentral_key_id=rotation.certcentral_key_id)
+            state = replace(
+                state,
+                status=DirectoryStatus.ACTIVE,
+                changed_at=_now(ctx),
+                changed_by=actor,
+                reason="credential replaced",
+                certcentral_key_id=rotation.certcentral_key_id,
+            )
         ctx.records.set_state(name, state)
         ctx.services.accounts.forget(name)
         rotation = _save(name, rotation.step("promoted"), ctx)
@@ -346,10 +371,12 @@ def _droppable(rotation: Rotation) -> bool:
 
 def _token_for(name: str, request: NewCredential | None, ctx: RotationServices, actor: str) -> str:
     """The rotation to run: the same one again when it was interrupted (or, for a replacement, done)."""
-    current = ctx.secrets.get(name)
+    current = _current(name, ctx)
     rotation = ctx.records.rotation(name)
     if rotation is not None and _same(name, rotation, request, ctx):
-        if not rotation.finished or (request is not None and _replaced_by(current, request)):
+        # Interrupted: resume it. A replacement done already with this very credential: nothing to do.
+        done_already = rotation.outcome == "rotated" and request is not None and _replaced_by(current, request)
+        if not rotation.finished or done_already:
             return rotation.token
     if rotation is not None and not rotation.finished:
         if rotation.kind is RotationKind.REPLACEMENT and request is None and "promoted" not in rotation.done:
@@ -403,8 +430,7 @@ def _abandon(name: str, rotation: Rotation, ctx: RotationServices, actor: str, w
     stages = ctx.secrets.stages(name)
     if PENDING in stages.get(rotation.token, ()) and CURRENT not in stages.get(rotation.token, ()):
         ctx.secrets.remove_stage(name, PENDING, rotation.token)
-    if DRAFT in stages.get(_draft_id(rotation.token), ()):
-        ctx.secrets.remove_stage(name, DRAFT, _draft_id(rotation.token))
+    _drop_draft(name, rotation.token, stages, ctx)
     _save(name, replace(rotation, finished_at=_now(ctx), outcome="abandoned"), ctx)
     _history(name, ctx, actor, "rotation abandoned", "failed", error=why, **_facts(rotation))
     log.warning("rotation abandoned", extra={"directory": name, "kind": rotation.kind.value})
@@ -441,6 +467,37 @@ def _start(name: str, token: str, ctx: RotationServices, actor: str, request: Ne
         rotation = replace(rotation, directory_url=request.credential.directory_url)
     rotation = _save(name, rotation, ctx)
     _history(name, ctx, actor, "rotation started", "ok", **_facts(rotation))
+    return rotation
+
+
+def _adopt(name: str, token: str, staged: DirectoryCredential, ctx: RotationServices, actor: str) -> Rotation:
+    """A set staged as AWSPENDING outside acmevault (by hand, in the console): rotate to it as it is.
+
+    It is never rewritten (a version's value is fixed); testSecret decides whether it works.
+    """
+    previous = ctx.secrets.version_with(name, CURRENT)
+    assert previous is not None, "a directory secret always has a current version"
+    current = _version(name, previous, ctx)
+    same_account = staged.account_url is not None and (
+        staged.directory_url,
+        staged.eab_kid,
+        staged.account_url,
+    ) == (current.directory_url, current.eab_kid, current.account_url)
+    rotation = Rotation(
+        token=token,
+        kind=RotationKind.KEY_ROLLOVER if same_account else RotationKind.REPLACEMENT,
+        actor=actor,
+        started_at=_now(ctx),
+        previous_version=previous,
+        previous_account_url=current.account_url,
+        source="staged",
+        directory_url=staged.directory_url,
+        account_url=staged.account_url,
+        previous_certcentral_key_id=ctx.records.state(name).certcentral_key_id,
+        done=("created",),
+    )
+    rotation = _save(name, rotation, ctx)
+    _history(name, ctx, actor, "staged credential taken up", "ok", **_facts(rotation), **_public(staged))
     return rotation
 
 
@@ -545,7 +602,7 @@ def _revoke_replaced(name: str, entry: dict[str, Any], ctx: RotationServices) ->
         ctx.records.settle_revocation(name, certificate, "failed", error="its private key is no longer in S3")
         _history(name, ctx, "acmevault", "previous certificate revoked", "failed", certificate=certificate)
         return
-    current = ctx.secrets.get(name)
+    current = _current(name, ctx)
     # Signed with the certificate's own key (RFC 8555 §7.6): no account is needed, the old one is gone.
     session = AcmeSession(replace(current, account_key=None, account_url=None), key_pem)
     try:
@@ -555,8 +612,8 @@ def _revoke_replaced(name: str, entry: dict[str, Any], ctx: RotationServices) ->
             raise
     now = _now(ctx).isoformat()
     ctx.records.settle_revocation(name, certificate, "revoked", revoked_at=now)
-    mark = {"action": "previous certificate revoked", "serial": entry["serial"], "reason": "superseded", "at": now}
-    ctx.services.certificates.add_history(certificate, mark)
+    mark = {"serial": entry["serial"], "reason": "superseded", "revoked_at": now}
+    ctx.services.certificates.add_history(certificate, {"action": "previous certificate revoked", "at": now, **mark})
     _history(name, ctx, "acmevault", "previous certificate revoked", "ok", certificate=certificate, **mark)
     ctx.services.events.publish(
         "Certificate Revoked",
@@ -575,6 +632,12 @@ def _draft_id(token: str) -> str:
     return str(uuid.uuid5(_DRAFTS, token))
 
 
+def _drop_draft(name: str, token: str, stages: dict[str, tuple[str, ...]], ctx: RotationServices) -> None:
+    """The draft's label goes once the set is staged (or dropped); Secrets Manager deletes it in time."""
+    if DRAFT in stages.get(_draft_id(token), ()):
+        ctx.secrets.remove_stage(name, DRAFT, _draft_id(token))
+
+
 def _save(name: str, rotation: Rotation, ctx: RotationServices) -> Rotation:
     ctx.records.save_rotation(name, rotation)
     return rotation
@@ -583,7 +646,7 @@ def _save(name: str, rotation: Rotation, ctx: RotationServices) -> Rotation:
 def _rotation_for(name: str, token: str, ctx: RotationServices) -> Rotation:
     rotation = ctx.records.rotation(name)
     if rotation is None or rotation.token != token:
-        raise RotationFailed(f"directory {name!r}: no rotation with token {token} was started (createSecret first)")
+        raise ConflictError(f"directory {name!r}: no rotation with token {token} was started (createSecret first)")
     return rotation
 
 
@@ -594,13 +657,20 @@ def _is_current(name: str, token: str, ctx: RotationServices) -> bool:
 def _version(name: str, version_id: str, ctx: RotationServices) -> DirectoryCredential:
     credential = ctx.secrets.get_version(name, version_id)
     if credential is None:
-        raise RotationFailed(f"directory {name!r}: version {version_id} of its secret is gone")
+        raise ConflictError(f"directory {name!r}: version {version_id} of its secret is gone")
     return credential
+
+
+def _current(name: str, ctx: RotationServices) -> DirectoryCredential:
+    """The credential in use, read now (a cached copy could be a rotation old)."""
+    version = ctx.secrets.version_with(name, CURRENT)
+    assert version is not None, "a directory secret always has a current version"
+    return _version(name, version, ctx)
 
 
 def _pending(name: str, token: str, ctx: RotationServices) -> DirectoryCredential:
     if PENDING not in ctx.secrets.stages(name).get(token, ()):
-        raise RotationFailed(f"directory {name!r}: version {token} is not AWSPENDING")
+        raise ConflictError(f"directory {name!r}: version {token} is not AWSPENDING")
     return _version(name, token, ctx)
 
 
@@ -686,4 +756,3 @@ def _event(name: str, rotation: Rotation) -> dict[str, Any]:
         "token": rotation.token,
         "rotated_at": rotation.finished_at.isoformat() if rotation.finished_at else None,
     }
-

@@ -6,25 +6,36 @@ from functools import cache
 
 from .accounts import Accounts
 from .aws.acm import AcmImporter
+from .aws.directory_table import DirectoryRecords
 from .aws.dns import Route53Dns
 from .aws.events import EventBridgeEvents
 from .aws.kms import KmsKeyVault
 from .aws.queue import IssueQueue
 from .aws.s3 import S3Store
-from .aws.secrets import DirectorySecrets
+from .aws.secrets import DirectorySecrets, RotationSchedule, read_json_secret
 from .aws.sns import SnsAlerts
 from .aws.table import CertificateTable
+from .certcentral import CertCentral, CertCentralSettings
 from .config import Settings, settings
 from .errors import ConfigurationError
 from .issuance import Services
-from .ports import NoMetrics
+from .ports import IssueRequests, NoMetrics
+from .rotation import RotationServices
 
 
 def build(config: Settings) -> Services:
     directories = DirectorySecrets(config.secret_prefix, config.kms_key_id, config.region)
     return Services(
         directories=directories,
-        accounts=Accounts(directories),
+        accounts=Accounts(
+            directories,
+            states=DirectoryRecords(config.table_name, config.region),
+            scheduler=(
+                RotationSchedule(directories, config.rotation_lambda_arn, config.rotation_schedule)
+                if config.rotation_lambda_arn
+                else None
+            ),
+        ),
         certificates=CertificateTable(config.table_name, config.region),
         dns=Route53Dns(),
         acm=AcmImporter(),
@@ -48,3 +59,27 @@ def queue() -> IssueQueue:
     if not config.queue_url:
         raise ConfigurationError("environment variable ACMEVAULT_QUEUE_URL is not set")
     return IssueQueue(config.queue_url, config.region)
+
+
+def build_rotation(config: Settings, services: Services, issue_queue: IssueRequests) -> RotationServices:
+    """What the rotation use cases need, around the given services (sharing their accounts)."""
+    certcentral_secret = config.certcentral_secret
+
+    def certcentral() -> CertCentral:
+        # Read when a rotation asks for CertCentral, not before: its API key is needed for nothing else.
+        assert certcentral_secret is not None
+        return CertCentral(CertCentralSettings.from_secret(read_json_secret(certcentral_secret, config.region)))
+
+    return RotationServices(
+        services=services,
+        secrets=DirectorySecrets(config.secret_prefix, config.kms_key_id, config.region),
+        records=DirectoryRecords(config.table_name, config.region),
+        queue=issue_queue,
+        keys=S3Store(config.bucket_name, config.kms_key_id, config.region),
+        certcentral=certcentral if certcentral_secret else None,
+    )
+
+
+@cache
+def rotation() -> RotationServices:
+    return build_rotation(settings(), services(), queue())

@@ -6,6 +6,8 @@ no endpoint or test switch is passed here.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -47,6 +49,41 @@ def _session() -> boto3.session.Session:
 @cache
 def client(service: str, region: str | None = None) -> Any:
     return _session().client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
+
+
+ROLE_SESSION_NAME = "acmevault"  # what the other account's CloudTrail shows
+_RENEW_BEFORE_EXPIRY = 300.0  # seconds: a client is never handed out with credentials about to lapse
+_assumed: dict[tuple[str, str, str | None], tuple[Any, float]] = {}
+_assumed_lock = threading.Lock()
+
+
+def assumed_client(service: str, role_arn: str, region: str | None = None) -> Any:
+    """A client acting as ``role_arn`` (STS AssumeRole, e.g. Route 53 zones in another account), built
+    again shortly before its credentials expire. Raises botocore's ClientError when the role cannot be
+    assumed: the caller says what it needed the role for."""
+    key = (service, role_arn, region)
+    with _assumed_lock:
+        cached = _assumed.get(key)
+        if cached is not None and cached[1] - time.time() > _RENEW_BEFORE_EXPIRY:
+            return cached[0]
+        credentials = client("sts", region).assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME)
+        credentials = credentials["Credentials"]
+        built = _session().client(  # type: ignore[call-overload]
+            service,
+            region_name=region,
+            config=_CONFIG,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        _assumed[key] = (built, credentials["Expiration"].timestamp())
+        return built
+
+
+def forget_assumed_clients() -> None:
+    """Drop the clients built for assumed roles (tests that point AWS_ENDPOINT_URL elsewhere)."""
+    with _assumed_lock:
+        _assumed.clear()
 
 
 def error_code(error: ClientError) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..errors import ConflictError, DirectoryNotFound, ValidationError
+from ..errors import ConfigurationError, ConflictError, DirectoryNotFound, ValidationError
 from ..model import DirectoryCredential, validate_name
 from .clients import client, error_code, translated
 
@@ -213,3 +213,18 @@ class RotationSchedule:
 
     def schedule(self, name: str) -> None:
         self._secrets.schedule_rotation(name, self.lambda_arn, self.schedule_expression)
+
+
+def read_json_secret(secret_id: str, region: str | None = None) -> Any:
+    """Another secret acmevault reads (CertCentral's API key): its JSON value; the message never quotes it."""
+    with translated(f"reading the secret {secret_id!r}"):
+        try:
+            value = client("secretsmanager", region).get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+        except ClientError as error:
+            if error_code(error) == "ResourceNotFoundException":
+                raise ConfigurationError(f"the secret {secret_id!r} does not exist") from None
+            raise
+    try:
+        return json.loads(value["SecretString"])
+    except (ValueError, TypeError, KeyError):
+        raise ConfigurationError(f"the secret {secret_id!r} is not JSON") from None

@@ -1,0 +1,844 @@
+#!/usr/bin/env python3
+"""Cold start, memory and request counts of the Lambda handlers (issue 7): measured, not asserted.
+
+    python bench/coldstart.py [--runs 15]
+
+Every child process runs in .venv-runtime: a venv with only what the functions need at run time
+(`pip install boto3 -r layers/acmevault/requirements.txt`, no dev tools), on Python 3.13 (Lambda's
+runtime) when pyenv has it, with layers/acmevault on PYTHONPATH as /opt/python is in Lambda, and the
+template's environment plus the variables Lambda itself sets.
+
+1. Init: for each function in template.yaml, a fresh process loads functions/<name>/app.py with
+   importlib, as the Lambda runtime does, timed by time.perf_counter inside the child (interpreter
+   startup excluded); median and p90 over --runs, the functions interleaved. Twice:
+     .pyc present  the bytecode cache is warm (a first, untimed run writes it);
+     as deployed   the layer as `sam build` lays it out (wheels unpacked, no .pyc) and `sam deploy`
+                   zips it (no timestamps, so a timestamp .pyc could not validate anyway): every
+                   module of the layer and the function is compiled at each cold start. boto3 comes
+                   from the runtime in Lambda and keeps its .pyc here too.
+2. Peak RSS: a fresh process loads IssueFunction's handler and gives it an SQS event for one
+   certificate on the local stack (Pebble with EAB, and moto); ru_maxrss after that issuance, for
+   ec-p256 and rsa-4096.
+3. Requests: in the same process, a second certificate of the same key type (a warm container).
+   Every HTTP request to Pebble is counted by type (requests.Session.send wrapped), and every AWS API
+   call, Secrets Manager GetSecretValue included (botocore before-call hooks), per issuance.
+
+Output: Markdown tables on stdout, progress on stderr, every figure in bench/results/coldstart.json.
+The local stack runs on free ports in a temporary directory and is stopped at the end, also on an
+error or Ctrl-C. Pebble's random nonce rejection is off (PEBBLE_WFE_NONCEREJECT=0), so a badNonce
+retry does not blur the counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_VENV = ROOT / ".venv"
+RUNTIME_VENV = ROOT / ".venv-runtime"
+LAYER = ROOT / "layers" / "acmevault"
+REQUIREMENTS = LAYER / "requirements.txt"
+TEMPLATE = ROOT / "template.yaml"
+SQS_EVENT = ROOT / "events" / "issue-sqs.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "coldstart.json"
+
+LAMBDA_PYTHON = "3.13.0"  # pyenv's version of Lambda's python3.13 runtime
+INIT_TARGET_MS = 400.0
+RSS_TARGET_MB = 150.0
+KEY_TYPES = ("ec-p256", "rsa-4096")
+ZIP_EPOCH = 315532800  # 1980-01-01: the date `sam deploy` gives every file in the zip
+DIRECTORY = "coldstart"
+ZONE = "example.com"
+PEBBLE_ENV = {"PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}
+# Distributions that must not be in the runtime venv: the dev and local-stack tools.
+DEV_TOOLS = {"acmevault", "moto", "pytest", "mypy", "ruff", "pyyaml", "cfn-lint", "aws-sam-cli"}
+# What the functions see besides the template's variables: Lambda's own, and stand-ins for the
+# stack's references (!Ref, !GetAtt). Init reads none of them; the issuance uses the local stack's.
+PLACEHOLDER_STACK_ENV = {
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "ACMEVAULT_TABLE": "acmevault-certificates",
+    "ACMEVAULT_BUCKET": "acmevault-certificates-123456789012",
+    "ACMEVAULT_KMS_KEY_ID": "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000",
+    "ACMEVAULT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/acmevault-issue",
+    "ACMEVAULT_ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:acmevault-alerts",
+    "ACMEVAULT_ACM_REGIONS": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+TEMPLATE_REFERENCES = {"POWERTOOLS_LOG_LEVEL": "INFO"}  # !Ref LogLevel's default
+
+# The child of an init measurement: nothing but the load of the handler module is timed.
+INIT_CHILD = """
+import importlib.util, sys, time
+started = time.perf_counter()
+spec = importlib.util.spec_from_file_location("lambda_handler_module", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+elapsed = time.perf_counter() - started
+assert callable(getattr(module, sys.argv[2]))
+print("COLDSTART", repr(elapsed), flush=True)
+"""
+
+# The child of an issuance measurement: one container, its handler loaded once and called per event,
+# as acmevault.local_invoke.invoke does (which loads the module again on every call).
+ISSUE_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+
+config = json.loads(Path(sys.argv[1]).read_text())
+result = {"rss_mb": {}, "issuances": []}
+
+def max_rss():
+    # VmHWM: the peak RSS of this process's own memory. ru_maxrss would not do: Linux carries it
+    # over fork and exec, so it starts at the RSS of the process that spawned this one.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+
+def ru_maxrss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+result["rss_mb"]["interpreter"] = max_rss()
+import importlib.util
+started = time.perf_counter()
+spec = importlib.util.spec_from_file_location("lambda_handler_module", config["handler_file"])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+result["import_seconds"] = time.perf_counter() - started
+result["rss_mb"]["after_import"] = max_rss()
+
+import requests  # both already imported by the handler module
+from acmevault.aws import clients
+from acmevault.local_invoke import FakeContext
+
+current = {"issuance": 0}
+http, aws, secret_reads = [], [], []
+send = requests.Session.send
+
+def counting_send(self, request, **kwargs):
+    response = send(self, request, **kwargs)
+    http.append(
+        {"issuance": current["issuance"], "method": request.method, "url": request.url, "status": response.status_code}
+    )
+    return response
+
+def before_call(model, **_):
+    aws.append({"issuance": current["issuance"], "call": f"{model.service_model.service_name}.{model.name}"})
+
+def secret_read(params, **_):
+    secret_reads.append({"issuance": current["issuance"], "secret_id": params.get("SecretId")})
+
+requests.Session.send = counting_send
+events = clients._session().events  # the one boto3 session every adapter's client comes from
+events.register("before-call", before_call)
+events.register("before-call.secretsmanager.GetSecretValue", secret_read)
+
+handler = getattr(module, config["handler_function"])
+for index, (name, event) in enumerate(zip(config["certificates"], config["events"]), 1):
+    current["issuance"] = index
+    context = FakeContext(config["function"], config["memory"], config["timeout"])
+    started = time.perf_counter()
+    response = handler(event, context)
+    elapsed = time.perf_counter() - started
+    result["rss_mb"][f"after_issuance_{index}"] = max_rss()
+    result["rss_mb"][f"ru_maxrss_after_issuance_{index}"] = ru_maxrss()
+    result["issuances"].append({"certificate": name, "seconds": elapsed, "response": response})
+result.update(http=http, aws=aws, secret_reads=secret_reads)
+Path(config["result"]).write_text(json.dumps(result, default=str))
+"""
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    """A prerequisite is missing or a measurement failed; the message says which."""
+
+
+# -- prerequisites ---------------------------------------------------------------------------------
+
+
+def ensure_project_python() -> None:
+    """This script runs in the project venv (acmevault, moto, PyYAML for the local stack and the template)."""
+    try:
+        import acmevault.local_stack  # noqa: F401
+        import yaml  # noqa: F401
+    except ImportError:
+        python = PROJECT_VENV / "bin" / "python"
+        if Path(sys.prefix).resolve() != PROJECT_VENV.resolve() and python.exists():
+            os.execv(python, [str(python), __file__, *sys.argv[1:]])  # noqa: S606 - our own script, our own venv
+        raise BenchError(f"acmevault is not importable and {python} does not exist: run `make setup`") from None
+
+
+def checked(argv: list[str], env: dict[str, str] | None = None, what: str = "") -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        raise BenchError(f"{what or ' '.join(argv[:4])} failed:\n{(result.stderr or result.stdout)[-1500:]}")
+    return result.stdout
+
+
+def base_interpreter() -> tuple[str, str]:
+    """Python 3.13 from pyenv if it has it, else this interpreter's version; and a note saying which.
+
+    Asked of pyenv itself: under a pyenv shim, PATH already leads to the shim's own version."""
+    pyenv = shutil.which("pyenv")
+    if pyenv is not None:
+        probe = subprocess.run([pyenv, "prefix", LAMBDA_PYTHON], capture_output=True, text=True, check=False)
+        python = Path(probe.stdout.strip()) / "bin" / "python3"
+        if probe.returncode == 0 and python.exists():
+            return str(python), f"Python {LAMBDA_PYTHON} (pyenv), the Lambda runtime's version"
+    version = platform.python_version()
+    return sys.executable, f"Python {version}: pyenv has no {LAMBDA_PYTHON}, so not Lambda's 3.13"
+
+
+def ensure_runtime_venv() -> tuple[Path, str]:
+    """.venv-runtime with boto3 and the layer's requirements only, made again when they change."""
+    python = RUNTIME_VENV / "bin" / "python"
+    stamp = RUNTIME_VENV / ".coldstart-stamp"
+    interpreter, note = base_interpreter()
+    wanted = hashlib.sha256(REQUIREMENTS.read_bytes() + note.encode()).hexdigest()
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python, note
+    progress(f"creating {RUNTIME_VENV.name} ({note}) with boto3 and {REQUIREMENTS.relative_to(ROOT)} only ...")
+    checked([interpreter, "-m", "venv", "--clear", str(RUNTIME_VENV)], what="creating the runtime venv")
+    checked(
+        [str(python), "-m", "pip", "install", "--quiet", "boto3", "-r", str(REQUIREMENTS)],
+        what="installing the runtime dependencies",
+    )
+    stamp.write_text(wanted)
+    return python, note
+
+
+def runtime_packages(python: Path) -> dict[str, str]:
+    listed = json.loads(checked([str(python), "-m", "pip", "list", "--format", "json"]))
+    packages = {str(p["name"]).lower(): str(p["version"]) for p in listed}
+    found = sorted(DEV_TOOLS & packages.keys())
+    if found:
+        raise BenchError(f"{RUNTIME_VENV.name} holds {', '.join(found)}: remove it and run again")
+    return packages
+
+
+# -- functions and their environment ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    handler_file: Path
+    handler_function: str
+    timeout: int
+    memory: int
+    environment: dict[str, str]  # the template's literals, as local_invoke.resolved_environment gives them
+
+
+def template_functions(stack_env: dict[str, str]) -> list[Function]:
+    from acmevault.local_invoke import functions, resolved_environment
+
+    found = []
+    for definition in functions(TEMPLATE).values():
+        module, function = definition.handler.rsplit(".", 1)
+        found.append(
+            Function(
+                logical_id=definition.logical_id,
+                handler_file=(definition.code_dir / (module.replace(".", "/") + ".py")).resolve(),
+                handler_function=function,
+                timeout=definition.timeout,
+                memory=definition.memory,
+                environment=resolved_environment(definition, stack_env),
+            )
+        )
+    if not found:
+        raise BenchError(f"{TEMPLATE} defines no AWS::Serverless::Function")
+    return found
+
+
+def lambda_env(function: Function, python_path: Path, home: Path) -> dict[str, str]:
+    """A clean environment as Lambda gives a function: none of this process's variables leak in."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "HOME": str(home),  # no ~/.aws of this machine
+        "PYTHONPATH": str(python_path),
+        "LAMBDA_TASK_ROOT": str(function.handler_file.parent),
+        "_HANDLER": f"{function.handler_file.stem}.{function.handler_function}",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_NAME": function.logical_id,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/acmevault/{function.logical_id}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "coldstart",
+        **TEMPLATE_REFERENCES,
+        **function.environment,
+    }
+
+
+# -- statistics ------------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "median": statistics.median(values),
+        "p90": percentile(values, 0.9),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+# -- 1. init ---------------------------------------------------------------------------------------
+
+
+Handlers = dict[str, Path]  # function logical id → its handler file
+
+
+def sam_like_layer(python: Path, functions: list[Function], work: Path) -> tuple[Path, Handlers]:
+    """The layer and function code as `sam build` (python_pip) lays them out: no .pyc anywhere."""
+    root = work / "sam-build"
+    layer = root / "layer" / "python"
+    progress("laying out the layer as sam build does (pip install --target, no .pyc) ...")
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--no-compile"]
+    checked([*pip, "--target", str(layer), "-r", str(REQUIREMENTS)], what="pip install --target (as sam build)")
+    no_bytecode = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(LAYER / "acmevault", layer / "acmevault", ignore=no_bytecode)
+    handlers = {}
+    for function in functions:
+        code = root / function.logical_id
+        shutil.copytree(function.handler_file.parent, code, ignore=no_bytecode)
+        handlers[function.logical_id] = code / function.handler_file.name
+    stale = next(root.rglob("*.pyc"), None)
+    if stale is not None:
+        raise BenchError(f"the sam-like layer has bytecode ({stale}): pip did not honour --no-compile")
+    return layer, handlers
+
+
+def with_hash_bytecode(
+    python: Path, layer: Path, handlers: dict[str, Path], work: Path
+) -> tuple[Path, dict[str, Path]]:
+    """A copy of the sam-like build with checked-hash .pyc (PEP 552) next to every module, and every
+    file dated 1980-01-01 as `sam deploy` zips them: the bytecode stays valid whatever the dates."""
+    source_root = layer.parent.parent
+    root = work / "sam-build-hash-pyc"
+    shutil.copytree(source_root, root)
+    checked(
+        [str(python), "-m", "compileall", "-q", "--invalidation-mode", "checked-hash", str(root)],
+        what="compileall --invalidation-mode checked-hash",
+    )
+    for path in root.rglob("*"):
+        os.utime(path, (ZIP_EPOCH, ZIP_EPOCH))
+    moved = {name: root / handler.relative_to(source_root) for name, handler in handlers.items()}
+    return root / layer.relative_to(source_root), moved
+
+
+def time_init(python: Path, env: dict[str, str], handler_file: Path, function_name: str) -> tuple[float, float]:
+    """Seconds to load the handler module, measured in the child; and the child's whole wall time."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(python), "-c", INIT_CHILD, str(handler_file), function_name],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    wall = time.perf_counter() - started
+    lines = [line for line in result.stdout.splitlines() if line.startswith("COLDSTART ")]
+    if result.returncode != 0 or not lines:
+        raise BenchError(f"loading {handler_file} failed:\n{(result.stderr or result.stdout)[-1500:]}")
+    return float(lines[-1].split()[1]), wall
+
+
+INIT_MODES = {
+    "pyc": ".pyc present",
+    "as_deployed": "layer as `sam build` ships it, no .pyc",
+    "hash_pyc": "that layer with checked-hash .pyc",
+}
+
+
+def measure_init(python: Path, functions: list[Function], runs: int, work: Path) -> dict[str, Any]:
+    layer, sam_handlers = sam_like_layer(python, functions, work)
+    hashed_layer, hashed_handlers = with_hash_bytecode(python, layer, sam_handlers, work)
+    no_writes = {"PYTHONDONTWRITEBYTECODE": "1"}  # /opt and /var/task are read-only in Lambda
+    modes: dict[str, tuple[Path, dict[str, Path], dict[str, str]]] = {
+        "pyc": (LAYER, {f.logical_id: f.handler_file for f in functions}, {}),
+        "as_deployed": (layer, sam_handlers, no_writes),
+        "hash_pyc": (hashed_layer, hashed_handlers, no_writes),
+    }
+    envs = {
+        (mode, f.logical_id): {**lambda_env(f, python_path, work), **extra}
+        for mode, (python_path, _, extra) in modes.items()
+        for f in functions
+    }
+    cases = [(mode, f) for mode in modes for f in functions]
+    for mode, function in cases:  # untimed: writes the .pyc files of the "pyc" mode
+        time_init(
+            python, envs[mode, function.logical_id], modes[mode][1][function.logical_id], function.handler_function
+        )
+    samples: dict[tuple[str, str], list[float]] = {(m, f.logical_id): [] for m, f in cases}
+    walls: dict[tuple[str, str], list[float]] = {(m, f.logical_id): [] for m, f in cases}
+    for run in range(runs):
+        for mode, function in cases:  # interleaved, so the machine's load spreads over every case
+            key = (mode, function.logical_id)
+            seconds, wall = time_init(python, envs[key], modes[mode][1][function.logical_id], function.handler_function)
+            samples[key].append(seconds * 1000)
+            walls[key].append(wall * 1000)
+        progress(f"init run {run + 1}/{runs}")
+    figures: dict[str, dict[str, Any]] = {f.logical_id: {} for f in functions}
+    for (mode, name), values in samples.items():
+        figures[name][mode] = {**summary(values), "samples_ms": values, "process_wall_ms": summary(walls[mode, name])}
+    bare = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        checked([str(python), "-c", "pass"], {"PATH": "/usr/bin:/bin", "HOME": str(work)})
+        bare.append((time.perf_counter() - started) * 1000)
+    return {"functions": figures, "interpreter_startup_ms": summary(bare)}
+
+
+# -- 2 and 3. one container's issuances ------------------------------------------------------------
+
+
+@contextmanager
+def local_stack(work: Path) -> Iterator[Any]:
+    """Pebble (EAB required) and moto on free ports; stopped when the block ends, however it ends."""
+    from acmevault.local_stack import LocalStack, free_port
+
+    ports: set[int] = set()
+    while len(ports) < 3:  # the kernel may hand the same free port out twice
+        ports.add(free_port())
+    pebble_port, management_port, moto_port = sorted(ports)
+    stack = LocalStack(
+        work / "stack",
+        pebble_port=pebble_port,
+        management_port=management_port,
+        moto_port=moto_port,
+        name="acmevault-coldstart",
+        pebble_env=PEBBLE_ENV,
+    )
+    progress(f"starting Pebble and moto on free ports (state in {stack.state_dir}) ...")
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+
+
+def prepare_certificates(stack: Any, stack_env: dict[str, str]) -> dict[str, list[str]]:
+    """Vault a directory (its account registered at Pebble now) and define two certificates per key type."""
+    from acmevault.config import Settings
+    from acmevault.issuance import define_certificate
+    from acmevault.model import CertificateSpec, DirectoryCredential
+    from acmevault.services import build
+
+    os.environ.update(stack_env)  # before any boto3 client: they read AWS_ENDPOINT_URL
+    services = build(Settings.from_env(os.environ))
+    credential = DirectoryCredential(
+        directory_url=stack.directory_url, eab_kid="kid-1", eab_hmac_key=stack.eab_keys()["kid-1"]
+    )
+    services.accounts.vault(DIRECTORY, credential)
+    names: dict[str, list[str]] = {}
+    for key_type in KEY_TYPES:
+        names[key_type] = [f"cs-{key_type}-{index}" for index in (1, 2)]
+        for name in names[key_type]:
+            spec = CertificateSpec.parse(
+                name, {"domains": [f"{name}.{ZONE}"], "directory": DIRECTORY, "key_type": key_type}
+            )
+            define_certificate(spec, services)
+    return names
+
+
+def sqs_event(certificate: str) -> dict[str, Any]:
+    """events/issue-sqs.json with this certificate in its one message."""
+    event: dict[str, Any] = json.loads(SQS_EVENT.read_text())
+    record = event["Records"][0]
+    body = json.dumps({"certificate": certificate, "reason": "renewal"})  # what the sweep queues
+    record.update(
+        messageId=str(uuid.uuid4()), body=body, md5OfBody=hashlib.md5(body.encode(), usedforsecurity=False).hexdigest()
+    )
+    return {"Records": [record]}
+
+
+def run_container(python: Path, function: Function, certificates: list[str], work: Path, label: str) -> dict[str, Any]:
+    config_path, result_path = work / f"{label}.config.json", work / f"{label}.result.json"
+    config_path.write_text(
+        json.dumps(
+            {
+                "handler_file": str(function.handler_file),
+                "handler_function": function.handler_function,
+                "function": function.logical_id,
+                "memory": function.memory,
+                "timeout": function.timeout,
+                "certificates": certificates,
+                "events": [sqs_event(name) for name in certificates],
+                "result": str(result_path),
+            }
+        )
+    )
+    log = work / f"{label}.log"  # the handler's own output: Powertools JSON logs and EMF metrics
+    with log.open("wb") as out:
+        returncode = subprocess.run(
+            [str(python), "-c", ISSUE_CHILD, str(config_path)],
+            env=lambda_env(function, LAYER, work),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+            timeout=300,
+        ).returncode
+    if returncode != 0 or not result_path.exists():
+        raise BenchError(f"{label}: the container exited {returncode}:\n{log.read_text(errors='replace')[-2000:]}")
+    result: dict[str, Any] = json.loads(result_path.read_text())
+    for issuance in result["issuances"]:
+        if issuance["response"] != {"batchItemFailures": []}:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise BenchError(f"{label}: {issuance['certificate']} was not issued: {issuance['response']}\n{tail}")
+    return result
+
+
+def check_issued(names: list[str]) -> dict[str, str]:
+    """The serial on each record: a refused issuance is answered without a batch item failure."""
+    from acmevault.config import Settings
+    from acmevault.services import build
+
+    certificates = build(Settings.from_env(os.environ)).certificates
+    serials = {}
+    for name in names:
+        serial = certificates.get(name).state.serial
+        if serial is None:
+            raise BenchError(f"{name}: the handler answered, but the record has no certificate")
+        serials[name] = serial
+    return serials
+
+
+class RequestTypes:
+    """Names each request to Pebble: from its directory, and Pebble's paths for the resources it makes."""
+
+    PEBBLE_PATHS = (
+        ("/authZ/", "authz"),
+        ("/chalZ/", "challenge POST"),
+        ("/finalize-order/", "finalize"),
+        ("/my-order/", "order"),
+        ("/certZ/", "certificate download"),
+        ("/my-account/", "account POST"),
+    )
+
+    def __init__(self, directory_url: str, document: dict[str, Any]) -> None:
+        self.netloc = urlsplit(directory_url).netloc
+        self.directory_path = urlsplit(directory_url).path
+        self.named = {urlsplit(str(url)).path: key for key, url in document.items() if isinstance(url, str)}
+
+    def classify(self, requests: list[dict[str, Any]]) -> Counter[str]:
+        """One issuance's requests by type; authz and order fetches split by where they come in the flow."""
+        counts: Counter[str] = Counter()
+        challenged = finalized = False
+        for request in requests:
+            url = urlsplit(request["url"])
+            if url.netloc != self.netloc:
+                continue
+            kind = self._kind(url.path, request["method"])
+            if kind == "authz":
+                kind = "authz poll" if challenged else "authz GET"
+            elif kind == "order":
+                kind = "order poll" if finalized else "order GET"
+            challenged |= kind == "challenge POST"
+            finalized |= kind == "finalize"
+            counts[kind] += 1
+            if request["status"] >= 400:
+                counts[f"{kind} (HTTP {request['status']})"] += 1
+        return counts
+
+    def _kind(self, path: str, method: str) -> str:
+        if path == self.directory_path:
+            return "directory GET"
+        if path in self.named:
+            return {"newNonce": f"newNonce {method}", "newAccount": "newAccount (account lookup)"}.get(
+                self.named[path], self.named[path]
+            )
+        for prefix, kind in self.PEBBLE_PATHS:
+            if path.startswith(prefix):
+                return kind
+        renewal_info = next((p for p, k in self.named.items() if k == "renewalInfo"), None)
+        if renewal_info and path.startswith(renewal_info):
+            return "renewalInfo GET (ARI)"
+        return f"other {method} {path}"
+
+
+def directory_document(stack: Any) -> dict[str, Any]:
+    context = ssl.create_default_context(cafile=str(stack.ca_bundle))
+    with urllib.request.urlopen(stack.directory_url, context=context, timeout=10) as response:  # noqa: S310
+        document: dict[str, Any] = json.loads(response.read())
+    return document
+
+
+def measure_issuance(python: Path, work: Path) -> dict[str, Any]:
+    with local_stack(work) as stack:
+        stack_env = stack.env()
+        issue = next((f for f in template_functions(stack_env) if f.handler_file.parent.name == "issue"), None)
+        if issue is None:
+            raise BenchError(f"{TEMPLATE} has no function with its code in functions/issue/")
+        names = prepare_certificates(stack, stack_env)
+        document = directory_document(stack)
+        types = RequestTypes(stack.directory_url, document)
+        containers = {}
+        for key_type, certificates in names.items():
+            progress(f"issuing {' then '.join(certificates)} in one fresh IssueFunction container ...")
+            result = run_container(python, issue, certificates, work, key_type)
+            serials = check_issued(certificates)
+            per_issuance = []
+            for index, name in enumerate(certificates, 1):
+                requests = [r for r in result["http"] if r["issuance"] == index]
+                per_issuance.append(
+                    {
+                        "certificate": name,
+                        "serial": serials[name],
+                        "seconds": result["issuances"][index - 1]["seconds"],
+                        "pebble_requests": dict(types.classify(requests)),
+                        "pebble_requests_total": sum(1 for r in requests if urlsplit(r["url"]).netloc == types.netloc),
+                        "aws_calls": dict(Counter(c["call"] for c in result["aws"] if c["issuance"] == index)),
+                        "secret_reads": sum(1 for s in result["secret_reads"] if s["issuance"] == index),
+                    }
+                )
+            containers[key_type] = {
+                "function": issue.logical_id,
+                "import_seconds": result["import_seconds"],
+                "rss_mb": result["rss_mb"],
+                "issuances": per_issuance,
+                "secret_reads": result["secret_reads"],
+            }
+    return {
+        "pebble_env": {"PEBBLE_VA_ALWAYS_VALID": "1", "PEBBLE_VA_NOSLEEP": "1", **PEBBLE_ENV},
+        "ari": "renewalInfo" in document,
+        "containers": containers,
+    }
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+# Per issuance of a one-name certificate proved with dns-01, what RFC 8555 cannot do without.
+# None: at the CA's pace (a poll is repeated until the CA is done; Retry-After is honoured).
+PROTOCOL_MINIMUM: dict[str, tuple[int | None, int | None]] = {  # (cold container, warm container)
+    "directory GET": (1, 0),
+    "newNonce HEAD": (1, 0),
+    "newAccount (account lookup)": (0, 0),  # the account URL is in the directory secret
+    "account POST": (0, 0),
+    "newOrder": (1, 1),
+    "authz GET": (1, 1),
+    "challenge POST": (1, 1),
+    "authz poll": (None, None),
+    "finalize": (1, 1),
+    "order poll": (None, None),
+    "certificate download": (1, 1),
+}
+
+
+def protocol_minimum(ari: bool) -> dict[str, tuple[int | None, int | None]]:
+    """With ARI (RFC 9773) advertised, one renewalInfo GET for the new certificate's renewal window."""
+    return {**PROTOCOL_MINIMUM, "renewalInfo GET (ARI)": (1, 1) if ari else (0, 0)}
+
+
+ACCOUNT_LOOKUPS = ("newAccount (account lookup)", "account POST")
+
+
+def verdict(met: bool) -> str:
+    return "yes" if met else "**no**"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    runs, init, issuance = results["runs"], results["init"], results["issuance"]["containers"]
+    minimums = protocol_minimum(results["issuance"]["ari"])
+    host = results["machine"]
+    lines = [
+        f"Cold start, memory and requests per issuance, {results['started_at']}: {results['runtime']['python']}, "
+        f"{host['nproc']} CPUs ({host['cpu']}); child processes in {RUNTIME_VENV.name} (boto3 and "
+        f"{REQUIREMENTS.relative_to(ROOT)} only), layers/acmevault on PYTHONPATH.",
+        "",
+        "| measurement | result | target | met |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, figures in init["functions"].items():
+        for mode, label in INIT_MODES.items():
+            f = figures[mode]
+            lines.append(
+                f"| `{name}` import + init, {label} (median / p90 of {runs}) "
+                f"| {f['median']:.0f} / {f['p90']:.0f} ms | < {INIT_TARGET_MS:.0f} ms median "
+                f"| {verdict(f['median'] < INIT_TARGET_MS)} |"
+            )
+    for key_type in KEY_TYPES:
+        container = issuance[key_type]
+        rss = container["rss_mb"]
+        lines.append(
+            f"| peak RSS, one issuance, {key_type} (`{container['function']}`, fresh process) "
+            f"| {rss['after_issuance_1']:.0f} MB (after import {rss['after_import']:.0f} MB; "
+            f"after a 2nd issuance {rss['after_issuance_2']:.0f} MB) | < {RSS_TARGET_MB:.0f} MB "
+            f"| {verdict(rss['after_issuance_1'] < RSS_TARGET_MB)} |"
+        )
+    for key_type in KEY_TYPES:
+        cold, warm = issuance[key_type]["issuances"]
+        for label, one, column in (("cold container, 1st", cold, 0), ("warm container, 2nd", warm, 1)):
+            lines.append(
+                f"| requests to Pebble, {label} issuance ({key_type}) | {one['pebble_requests_total']} "
+                f"| protocol minimum | {verdict(at_minimum(one['pebble_requests'], minimums, column))} |"
+            )
+    for key_type in KEY_TYPES:
+        cold, warm = issuance[key_type]["issuances"]
+        nonces = sum(n for i in (cold, warm) for k, n in i["pebble_requests"].items() if k.startswith("newNonce"))
+        lookups = sum(
+            i["pebble_requests"].get(k, 0)
+            for i in (cold, warm)
+            for k in ("newAccount (account lookup)", "account POST")
+        )
+        reads = cold["secret_reads"] + warm["secret_reads"]
+        lines += [
+            f"| newNonce requests, two issuances in one container ({key_type}) | {nonces} | 1 per container "
+            f"| {verdict(nonces <= 1)} |",
+            f"| account lookups (newAccount, account POST), two issuances ({key_type}) | {lookups} "
+            f"| at most 1 per container | {verdict(lookups <= 1)} |",
+            f"| Secrets Manager GetSecretValue, two issuances, one directory ({key_type}) | {reads} "
+            f"| at most 1 per directory | {verdict(reads <= 1)} |",
+            f"| AWS API calls (moto), cold / warm issuance ({key_type}) "
+            f"| {sum(cold['aws_calls'].values())} / {sum(warm['aws_calls'].values())} | — | — |",
+        ]
+    startup = init["interpreter_startup_ms"]
+    lines += [
+        "",
+        f"Init is timed inside the child around loading functions/<name>/app.py; the bare interpreter's startup "
+        f"(`python -c pass`, median {startup['median']:.0f} ms) comes on top, as does the Lambda runtime's own.",
+        "",
+        "Requests to Pebble by type, per issuance of a one-name certificate (dns-01):",
+        "",
+        "| request | " + " | ".join(f"{k} cold | {k} warm" for k in KEY_TYPES) + " | minimum cold / warm |",
+        "| --- | " + " | ".join("---: | ---:" for _ in KEY_TYPES) + " | --- |",
+    ]
+    kinds = list(minimums)
+    for key_type in KEY_TYPES:
+        for one in issuance[key_type]["issuances"]:
+            kinds += [k for k in one["pebble_requests"] if k not in kinds]
+    for kind in kinds:
+        counts = [str(one["pebble_requests"].get(kind, 0)) for k in KEY_TYPES for one in issuance[k]["issuances"]]
+        cold_min, warm_min = minimums.get(kind, (None, None))
+        minimum = "CA's pace" if kind in minimums and cold_min is None else f"{cold_min} / {warm_min}"
+        if kind not in minimums:
+            minimum = "—"
+        lines.append(f"| {kind} | {' | '.join(counts)} | {minimum} |")
+    return "\n".join(lines)
+
+
+def at_minimum(counts: dict[str, int], minimum_counts: dict[str, tuple[int | None, int | None]], column: int) -> bool:
+    """Every request type with a fixed minimum at exactly it, and nothing of a type not in the flow."""
+    if any(kind not in minimum_counts for kind in counts):
+        return False
+    for kind, minimums in minimum_counts.items():
+        minimum = minimums[column]
+        if minimum is not None and counts.get(kind, 0) != minimum:
+            return False
+    return True
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with suppress(OSError, StopIteration):
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    return {"nproc": os.cpu_count(), "cpu": cpu, "platform": platform.platform(), "load": os.getloadavg()}
+
+
+# -- main ------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15, help="fresh processes per function and mode (default 15)")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
+
+
+def benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    python, note = ensure_runtime_venv()
+    packages = runtime_packages(python)
+    started = datetime.now(UTC)
+    functions = template_functions(PLACEHOLDER_STACK_ENV)
+    progress(f"init: {', '.join(f.logical_id for f in functions)}, {args.runs} fresh processes each, two modes ...")
+    init = measure_init(python, functions, args.runs, work)
+    issuance = measure_issuance(python, work)
+    return {
+        "started_at": started.isoformat(timespec="seconds"),
+        "runs": args.runs,
+        "machine": machine(),
+        "runtime": {"python": note, "venv": RUNTIME_VENV.name, "packages": packages},
+        "targets": {"init_median_ms": INIT_TARGET_MS, "peak_rss_mb": RSS_TARGET_MB},
+        "init": init,
+        "issuance": issuance,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds through the stack's finally
+    work = Path(tempfile.mkdtemp(prefix="acmevault-coldstart-"))
+    failed = True
+    try:
+        ensure_project_python()
+        from acmevault.errors import AcmeVaultError
+
+        try:
+            results = benchmark(args, work)
+        except AcmeVaultError as error:
+            raise BenchError(error.message) from None
+        failed = False
+    except BenchError as error:
+        progress(f"coldstart: {error}")
+        return 1
+    except KeyboardInterrupt:
+        progress("coldstart: interrupted")
+        return 130
+    finally:
+        if failed:
+            progress(f"logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(markdown(results))
+    progress(f"raw numbers: {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
