@@ -9,16 +9,20 @@ runtime) when pyenv has it, with layers/acmevault on PYTHONPATH as /opt/python i
 template's environment plus the variables Lambda itself sets.
 
 1. Init: for each function in template.yaml, a fresh process loads functions/<name>/app.py with
-   importlib, as the Lambda runtime does, timed by time.perf_counter inside the child (interpreter
-   startup excluded); median and p90 over --runs, the functions interleaved. Twice:
-     .pyc present  the bytecode cache is warm (a first, untimed run writes it);
-     as deployed   the layer as `sam build` lays it out (wheels unpacked, no .pyc) and `sam deploy`
-                   zips it (no timestamps, so a timestamp .pyc could not validate anyway): every
-                   module of the layer and the function is compiled at each cold start. boto3 comes
-                   from the runtime in Lambda and keeps its .pyc here too.
+   importlib, as the Lambda runtime does, timed inside the child by time.perf_counter (and
+   time.process_time, which other load on the machine hardly changes), interpreter startup
+   excluded; median and p90 over --runs, every case interleaved. Three ways:
+     .pyc present    the bytecode cache is warm (a first, untimed run writes it);
+     as deployed     the layer as `sam build` lays it out (wheels unpacked, no .pyc), which `sam
+                     deploy` zips without timestamps (so a timestamp .pyc could not validate
+                     anyway): every module of the layer and of the function is compiled at each
+                     cold start. boto3 comes from the Lambda runtime there, and keeps its .pyc here;
+     checked-hash    that layer with PEP 552 checked-hash .pyc and every file dated 1980-01-01, as
+                     the zip dates them: what compiling the bytecode in the build would give.
 2. Peak RSS: a fresh process loads IssueFunction's handler and gives it an SQS event for one
-   certificate on the local stack (Pebble with EAB, and moto); ru_maxrss after that issuance, for
-   ec-p256 and rsa-4096.
+   certificate on the local stack (Pebble with EAB, and moto); its peak RSS after that issuance, for
+   ec-p256 and rsa-4096. Read from VmHWM in /proc/self/status: getrusage's ru_maxrss is kept by
+   Linux across fork and exec, so in a child it starts at its parent's RSS (kept in the JSON too).
 3. Requests: in the same process, a second certificate of the same key type (a warm container).
    Every HTTP request to Pebble is counted by type (requests.Session.send wrapped), and every AWS API
    call, Secrets Manager GetSecretValue included (botocore before-call hooks), per issuance.
@@ -96,17 +100,18 @@ TEMPLATE_REFERENCES = {"POWERTOOLS_LOG_LEVEL": "INFO"}  # !Ref LogLevel's defaul
 # The child of an init measurement: nothing but the load of the handler module is timed.
 INIT_CHILD = """
 import importlib.util, sys, time
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 spec = importlib.util.spec_from_file_location("lambda_handler_module", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-elapsed = time.perf_counter() - started
+elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
 assert callable(getattr(module, sys.argv[2]))
-print("COLDSTART", repr(elapsed), flush=True)
+print("COLDSTART", repr(elapsed), repr(cpu), flush=True)
 """
 
-# The child of an issuance measurement: one container, its handler loaded once and called per event,
-# as acmevault.local_invoke.invoke does (which loads the module again on every call).
+# The child of an issuance measurement: one container. The handler module is loaded once, the way
+# acmevault.local_invoke.invoke loads it, and called once per event (invoke itself would load the
+# module again on every call, which a warm container does not).
 ISSUE_CHILD = """
 import json, resource, sys, time
 from pathlib import Path
@@ -151,8 +156,9 @@ def counting_send(self, request, **kwargs):
 def before_call(model, **_):
     aws.append({"issuance": current["issuance"], "call": f"{model.service_model.service_name}.{model.name}"})
 
-def secret_read(params, **_):
-    secret_reads.append({"issuance": current["issuance"], "secret_id": params.get("SecretId")})
+def secret_read(params, **_):  # params: the serialized request; Secrets Manager's body is JSON
+    secret_id = json.loads(params.get("body") or b"{}").get("SecretId")
+    secret_reads.append({"issuance": current["issuance"], "secret_id": secret_id})
 
 requests.Session.send = counting_send
 events = clients._session().events  # the one boto3 session every adapter's client comes from
@@ -364,8 +370,8 @@ def with_hash_bytecode(
     return root / layer.relative_to(source_root), moved
 
 
-def time_init(python: Path, env: dict[str, str], handler_file: Path, function_name: str) -> tuple[float, float]:
-    """Seconds to load the handler module, measured in the child; and the child's whole wall time."""
+def time_init(python: Path, env: dict[str, str], handler_file: Path, function_name: str) -> tuple[float, float, float]:
+    """Seconds to load the handler module measured in the child, wall and CPU; and the child's whole wall time."""
     started = time.perf_counter()
     result = subprocess.run(
         [str(python), "-c", INIT_CHILD, str(handler_file), function_name],
@@ -379,7 +385,8 @@ def time_init(python: Path, env: dict[str, str], handler_file: Path, function_na
     lines = [line for line in result.stdout.splitlines() if line.startswith("COLDSTART ")]
     if result.returncode != 0 or not lines:
         raise BenchError(f"loading {handler_file} failed:\n{(result.stderr or result.stdout)[-1500:]}")
-    return float(lines[-1].split()[1]), wall
+    _, seconds, cpu = lines[-1].split()
+    return float(seconds), float(cpu), wall
 
 
 INIT_MODES = {
@@ -409,23 +416,37 @@ def measure_init(python: Path, functions: list[Function], runs: int, work: Path)
             python, envs[mode, function.logical_id], modes[mode][1][function.logical_id], function.handler_function
         )
     samples: dict[tuple[str, str], list[float]] = {(m, f.logical_id): [] for m, f in cases}
+    cpus: dict[tuple[str, str], list[float]] = {(m, f.logical_id): [] for m, f in cases}
     walls: dict[tuple[str, str], list[float]] = {(m, f.logical_id): [] for m, f in cases}
+    load_before = os.getloadavg()
     for run in range(runs):
         for mode, function in cases:  # interleaved, so the machine's load spreads over every case
             key = (mode, function.logical_id)
-            seconds, wall = time_init(python, envs[key], modes[mode][1][function.logical_id], function.handler_function)
+            seconds, cpu, wall = time_init(
+                python, envs[key], modes[mode][1][function.logical_id], function.handler_function
+            )
             samples[key].append(seconds * 1000)
+            cpus[key].append(cpu * 1000)
             walls[key].append(wall * 1000)
         progress(f"init run {run + 1}/{runs}")
     figures: dict[str, dict[str, Any]] = {f.logical_id: {} for f in functions}
     for (mode, name), values in samples.items():
-        figures[name][mode] = {**summary(values), "samples_ms": values, "process_wall_ms": summary(walls[mode, name])}
+        figures[name][mode] = {
+            **summary(values),
+            "samples_ms": values,
+            "cpu_ms": summary(cpus[mode, name]),
+            "process_wall_ms": summary(walls[mode, name]),
+        }
     bare = []
     for _ in range(runs):
         started = time.perf_counter()
         checked([str(python), "-c", "pass"], {"PATH": "/usr/bin:/bin", "HOME": str(work)})
         bare.append((time.perf_counter() - started) * 1000)
-    return {"functions": figures, "interpreter_startup_ms": summary(bare)}
+    return {
+        "functions": figures,
+        "interpreter_startup_ms": summary(bare),
+        "load_average": {"before": load_before, "after": os.getloadavg()},
+    }
 
 
 # -- 2 and 3. one container's issuances ------------------------------------------------------------
@@ -691,9 +712,9 @@ def markdown(results: dict[str, Any]) -> str:
         for mode, label in INIT_MODES.items():
             f = figures[mode]
             lines.append(
-                f"| `{name}` import + init, {label} (median / p90 of {runs}) "
-                f"| {f['median']:.0f} / {f['p90']:.0f} ms | < {INIT_TARGET_MS:.0f} ms median "
-                f"| {verdict(f['median'] < INIT_TARGET_MS)} |"
+                f"| `{name}` import + init, {label} (median / p90 of {runs}; CPU median) "
+                f"| {f['median']:.0f} / {f['p90']:.0f} ms; CPU {f['cpu_ms']['median']:.0f} ms "
+                f"| < {INIT_TARGET_MS:.0f} ms median | {verdict(f['median'] < INIT_TARGET_MS)} |"
             )
     for key_type in KEY_TYPES:
         container = issuance[key_type]
@@ -729,12 +750,18 @@ def markdown(results: dict[str, Any]) -> str:
             f"| at most 1 per directory | {verdict(reads <= 1)} |",
             f"| AWS API calls (moto), cold / warm issuance ({key_type}) "
             f"| {sum(cold['aws_calls'].values())} / {sum(warm['aws_calls'].values())} | — | — |",
+            f"| handler wall time, cold / warm issuance ({key_type}; the cold one builds the clients) "
+            f"| {cold['seconds']:.2f} / {warm['seconds']:.2f} s | — | — |",
         ]
-    startup = init["interpreter_startup_ms"]
+    startup, load = init["interpreter_startup_ms"], init["load_average"]
     lines += [
         "",
-        f"Init is timed inside the child around loading functions/<name>/app.py; the bare interpreter's startup "
-        f"(`python -c pass`, median {startup['median']:.0f} ms) comes on top, as does the Lambda runtime's own.",
+        f"Init is timed inside the child around loading functions/<name>/app.py (wall clock; CPU: the child's "
+        f"process time, which other load on the machine hardly changes); the bare interpreter's startup "
+        f"(`python -c pass`, median {startup['median']:.0f} ms) comes on top, as does the Lambda runtime's own. "
+        f"Load average during the init runs: {load['before'][0]:.2f} before, {load['after'][0]:.2f} after.",
+        "",
+        "Peak RSS: VmHWM of the child process (ru_maxrss is inherited from the spawning process on Linux).",
         "",
         "Requests to Pebble by type, per issuance of a one-name certificate (dns-01):",
         "",
@@ -794,7 +821,8 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     packages = runtime_packages(python)
     started = datetime.now(UTC)
     functions = template_functions(PLACEHOLDER_STACK_ENV)
-    progress(f"init: {', '.join(f.logical_id for f in functions)}, {args.runs} fresh processes each, two modes ...")
+    names = ", ".join(f.logical_id for f in functions)
+    progress(f"init: {names}, {args.runs} fresh processes each, {len(INIT_MODES)} ways ...")
     init = measure_init(python, functions, args.runs, work)
     issuance = measure_issuance(python, work)
     return {

@@ -28,9 +28,7 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
-import struct
 import subprocess
 import sys
 import tempfile
@@ -102,7 +100,12 @@ class Certbot(bench.Certbot):
         self.cleanup_hook = hook(
             self.ctx.work / "certbot-cleanup.sh", f'rm -f "{records}/_acme-challenge.$CERTBOT_DOMAIN"\n'
         )
-        super().setup()
+        # The EAB key from a config file, not argv: a key that starts with "-" reads as an option there.
+        config = self.ctx.work / "certbot-eab.ini"
+        config.write_text(f"eab-kid = {bench.EAB_KID['certbot']}\neab-hmac-key = {self.ctx.hmac('certbot')}\n")
+        config.chmod(0o600)
+        argv = [self.certbot, "register", "--config", str(config), *self.common(), "--agree-tos", "-m", bench.EMAIL]
+        bench.run([*argv, "--no-eff-email"], self.env, self.log)
 
     def issue(self, index: int) -> None:
         argv = [
@@ -171,23 +174,11 @@ TOOL_CLASSES: dict[str, Callable[[Context], bench.Tool]] = {
 # -- the stack -------------------------------------------------------------------------------------
 
 
-def dns_answers(address: str) -> bool:
-    """Whether the DNS server answers a query (any answer) on UDP."""
-    host, port = address.rsplit(":", 1)
-    query = struct.pack("!6H", 1, 0, 1, 0, 0, 0) + b"\x07example\x03com\x00" + struct.pack("!2H", 16, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.settimeout(0.2)
-        try:
-            udp.sendto(query, (host, int(port)))
-            return len(udp.recv(512)) >= 12
-        except OSError:
-            return False
-
-
 @contextmanager
 def local_stack() -> Iterator[Dns01Context]:
     """moto, the DNS server and a validating Pebble on free ports, in a temporary directory removed at
     the end (kept, and said where, when the block raises); os.environ carries the stack's variables."""
+    from acmevault.local_dns import answers
     from acmevault.local_stack import LocalStack, free_port
 
     bench.require_binary("pebble")
@@ -222,7 +213,7 @@ def local_stack() -> Iterator[Dns01Context]:
                 stderr=log,
             )
         deadline = time.monotonic() + 30
-        while not dns_answers(dns_address):
+        while not answers(dns_address):
             if dns.poll() is not None or time.monotonic() > deadline:
                 raise BenchError(f"the DNS server did not start: {(work / 'dns.log').read_text()[-1500:]}")
             time.sleep(0.05)

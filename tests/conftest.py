@@ -107,6 +107,7 @@ def _reset_caches() -> None:
     config.settings.cache_clear()
     services.services.cache_clear()
     services.queue.cache_clear()
+    services.rotation.cache_clear()
     clients.client.cache_clear()
     clients._session.cache_clear()
     http_api._idempotency.cache_clear()  # holds a DynamoDB client and the table name

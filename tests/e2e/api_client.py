@@ -32,6 +32,7 @@ class Reply:
     headers: dict[str, str]
     body: Any
     text: str
+    logged: list[str]  # the log records the call made, as logged (before any redaction)
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
@@ -127,4 +128,4 @@ def call(stack: Any, request: dict[str, Any]) -> Reply:
     if raw["statusCode"] < 400:
         shown = _keys(body) & NEVER_SHOWN
         assert not shown, f"{request['httpMethod']} {request['path']} showed {shown}"
-    return Reply(raw["statusCode"], headers, body, text)
+    return Reply(raw["statusCode"], headers, body, text, records.lines)

@@ -7,6 +7,7 @@ by the session's leak scanner.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -153,6 +154,21 @@ def test_put_directory_sample_placeholder_is_refused_by_name(stack, unique, stat
     assert state() == before
 
 
+def test_nothing_secret_is_logged_even_at_debug(stack, unique, monkeypatch):
+    # As a container started with POWERTOOLS_LOG_LEVEL=DEBUG: Powertools sets the level at a cold start
+    # only, so a warm logger is set here the same way.
+    logger, previous = logging.getLogger("acmevault"), logging.getLogger("acmevault").level
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    logger.setLevel(logging.DEBUG)  # setLevel, not .level: it clears logging's cache of enabled levels
+    try:
+        reply = put_directory(stack, f"dbg-{unique}")  # call() fails on a secret in any raw record
+        assert logging.getLogger("acmevault.accounts").isEnabledFor(logging.DEBUG)  # the handler ran at DEBUG
+    finally:
+        logger.setLevel(previous)
+    assert reply.status == 201
+    assert any("directory vaulted" in line for line in reply.logged)
+
+
 def test_get_directories_and_one_directory(stack, unique):
     name = f"api-{unique}"
     assert put_directory(stack, name, kid="kid-2").status == 201
@@ -291,6 +307,29 @@ def test_the_same_renew_twice_queues_one_message(stack, directory, unique, queue
     third = renew(stack, name, headers={"Idempotency-Key": f"again-{unique}"})
     retried = renew(stack, name, headers={"Idempotency-Key": f"again-{unique}"})
     assert third.status == retried.status == 202 and retried.header("Idempotent-Replayed") == "true"
+    assert drain(sqs, url) == [{"certificate": name, "reason": "on-demand"}]
+
+
+def test_a_retry_that_arrives_while_the_first_is_running_is_409_and_nothing_is_done_twice(
+    stack, directory, unique, queue, monkeypatch
+):
+    from acmevault import http_api
+
+    sqs, url = queue
+    name = f"race-{unique}"
+    assert put_certificate(stack, name, directory).status == 201
+    real, during = http_api.queue_renewal, []
+
+    def slow_first_attempt(*args: Any) -> Any:
+        if not during:  # the retry comes in while the first attempt is still at work
+            during.append(renew(stack, name))
+        return real(*args)
+
+    monkeypatch.setattr(http_api, "queue_renewal", slow_first_attempt)
+    first = renew(stack, name)
+    (retry,) = during
+    assert retry.status == 409 and "being worked on" in retry.body["message"]
+    assert first.status == 202
     assert drain(sqs, url) == [{"certificate": name, "reason": "on-demand"}]
 
 
@@ -452,16 +491,20 @@ def test_every_route_answers_its_sample_event(stack, cli, unique, queue):
     body.update(directory_url=stack.directory_url, eab_hmac_key=stack.hmac(body["eab_kid"]))
     put_body = json.loads(sample("api-put-certificate.json")["body"]) | {"directory": directory}
     put_body["domains"] = [f"{cert}.example.com"]
+    rotate = json.loads(sample("api-post-directory-rotate.json")["body"])
+    rotate.update(directory_url=stack.directory_url, eab_hmac_key=stack.hmac(rotate["eab_kid"]))
     steps = [
         ("api-put-directory.json", event("api-put-directory.json", name=directory, body=body), 201),
         ("api-get-directories.json", event("api-get-directories.json"), 200),
         ("api-get-directory.json", event("api-get-directory.json", name=directory), 200),
+        ("api-post-directory-rotate.json", event("api-post-directory-rotate.json", name=directory, body=rotate), 200),
         ("api-put-certificate.json", event("api-put-certificate.json", name=cert, body=put_body), 201),
         ("api-get-certificates.json", event("api-get-certificates.json"), 200),
         ("api-get-certificate.json", event("api-get-certificate.json", name=cert), 200),
         ("api-post-certificate-renew.json", event("api-post-certificate-renew.json", name=cert), 202),
         ("api-post-certificate-revoke.json", event("api-post-certificate-revoke.json", name=cert), 200),
         ("api-delete-certificate.json", event("api-delete-certificate.json", name=cert), 200),
+        ("api-post-directory-revoke.json", event("api-post-directory-revoke.json", name=directory), 200),
     ]
     from tests.e2e.api_client import ROOT
 

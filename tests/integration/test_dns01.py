@@ -399,6 +399,18 @@ def test_a_role_that_cannot_be_assumed_is_named_with_awss_reason(strict_aws):
 # -- the DNS server itself -------------------------------------------------------------------------
 
 
+def udp_answer(address: str, name: str, qtype: int = TXT) -> bytes:
+    import socket
+    import struct
+
+    host, port = address.rsplit(":", 1)
+    labels = b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split(".")) + b"\0"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.settimeout(5)
+        udp.sendto(struct.pack("!6H", 7, 0x0100, 1, 0, 0, 0) + labels + struct.pack("!2H", qtype, 1), (host, int(port)))
+        return udp.recv(4096)
+
+
 def test_the_dns_server_answers_over_udp_and_tcp_from_route53(stack, dns_server, partner_zone, unique):
     import socket
     import struct
@@ -447,3 +459,35 @@ def test_the_dns_server_answers_over_udp_and_tcp_from_route53(stack, dns_server,
         r53.change_resource_record_sets(
             HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": change}]}
         )
+
+
+def test_the_local_stack_runs_its_own_dns_server_for_pebble(tmp_path, unique):
+    # GIVEN a local stack started as `acmevault local up --real-dns` starts it
+    local = LocalStack(
+        tmp_path / "stack",
+        pebble_port=free_port(),
+        management_port=free_port(),
+        moto_port=free_port(),
+        dns_port=free_port(),
+        name=f"real-dns-{unique}",
+    )
+    env = local.up()
+    try:
+        # THEN Pebble looks records up in it, and it answers from that stack's Route 53
+        assert env["ACMEVAULT_LOCAL_DNS"] == f"127.0.0.1:{local.dns_port}"
+        assert (
+            f"Using custom DNS resolver for ACME challenges: {env['ACMEVAULT_LOCAL_DNS']}"
+            in (local.state_dir / "pebble.log").read_text()
+        )
+        import boto3
+
+        r53 = boto3.client("route53", endpoint_url=local.endpoint_url, region_name="us-east-1", **CREDENTIALS_KWARGS)
+        zone = next(z["Id"] for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == "example.com.")
+        change = {"Name": "_acme-challenge.www.example.com.", "Type": "TXT", "TTL": 60}
+        change["ResourceRecords"] = [{"Value": '"from-this-stack"'}]
+        r53.change_resource_record_sets(
+            HostedZoneId=zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": change}]}
+        )
+        assert b"\x0ffrom-this-stack" in udp_answer(env["ACMEVAULT_LOCAL_DNS"], "_acme-challenge.www.example.com")
+    finally:
+        assert set(local.down()) == {"pebble", "moto", "dns"}

@@ -24,6 +24,7 @@ from .redaction import redact
 
 DEFAULT_TIMEOUT = 300.0
 LOCAL_DIR = ".acmevault-local"
+LOCAL_DNS_PORT = 14053
 
 
 def _print_json(value: Any) -> None:
@@ -359,7 +360,8 @@ class _ProgressBar:
 def _stack(args: argparse.Namespace) -> Any:
     from .local_stack import LocalStack
 
-    return LocalStack(Path(args.state_dir).resolve(), listen=getattr(args, "listen", "127.0.0.1"))
+    dns_port = LOCAL_DNS_PORT if getattr(args, "real_dns", False) else None
+    return LocalStack(Path(args.state_dir).resolve(), listen=getattr(args, "listen", "127.0.0.1"), dns_port=dns_port)
 
 
 def local_up(args: argparse.Namespace) -> int:
@@ -510,6 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--listen",
         default="127.0.0.1",
         help="address to listen on (0.0.0.0 for sam local invoke in Docker; default %(default)s)",
+    )
+    up.add_argument(
+        "--real-dns",
+        action="store_true",
+        help=f"Pebble really checks dns-01: it looks records up in a DNS server on 127.0.0.1:{LOCAL_DNS_PORT} "
+        "that reads Route 53 (moto)",
     )
     down = local.add_parser("down", help="stop it")
     inv = local.add_parser("invoke", help="run a function's handler with an event, as sam local invoke")

@@ -56,9 +56,10 @@ from .errors import (
     ValidationError,
 )
 from .issuance import define_certificate
-from .model import CertificateSpec, DirectoryCredential, validate_name
+from .model import CREDENTIAL_FIELDS, CertificateSpec, DirectoryCredential, validate_name
 from .renewal import queue_renewal
 from .revocation import RevocationReason, delete_certificate, revoke_certificate
+from .rotation import NewCredential, directory_report, mark_lost, replace_credential, rotate_account_key
 from .views import certificate_view, directory_view
 
 log = logging.getLogger(__name__)
@@ -298,13 +299,76 @@ def list_directories() -> dict[str, Any]:
 
 @router.get("/directories/<name>")
 def get_directory(name: str) -> dict[str, Any]:
+    """The public view, with the directory's state (lost or not), its last rotation and its history."""
     name = path_name(name)
     query()
     no_body()
-    return directory_view(name, composition.services().directories)
+    return _directory_detail(name)
 
 
-# POST /directories/<name>/rotate and /revoke (directory rotation) belong here, on this router.
+ROTATE_FIELDS = (*CREDENTIAL_FIELDS, "revoke_previous", "certcentral")
+
+
+@router.post("/directories/<name>/rotate")
+def rotate_directory(name: str) -> Response[Any]:
+    """No body: roll the account key over. A new credential (or ``"certcentral": true``): replace a lost
+    one; its old account is deactivated and its certificates are queued for re-issue (and, with
+    ``revoke_previous``, revoked once their replacements are served)."""
+    name = path_name(name)
+    query()
+    body = json_body(required=False, fields=ROTATE_FIELDS)
+    revoke_previous, certcentral = body.get("revoke_previous", False), body.get("certcentral", False)
+    for field_name, value in (("revoke_previous", revoke_previous), ("certcentral", certcentral)):
+        if not isinstance(value, bool):
+            raise ValidationError(field_name, "must be true or false")
+    given = {k: v for k, v in body.items() if k not in ("revoke_previous", "certcentral")}
+    if given and certcentral:
+        raise ValidationError("certcentral", "give a new credential or certcentral: true, not both")
+    request = None
+    if given or certcentral:
+        request = NewCredential(DirectoryCredential.parse(given) if given else None, revoke_previous)
+    elif revoke_previous:
+        raise ValidationError("revoke_previous", "applies to a replaced credential (directory_url, eab_kid, ...)")
+    ctx, actor = composition.rotation(), _caller()
+
+    def rotate() -> dict[str, Any]:
+        if request is None:
+            rotate_account_key(name, ctx, actor)
+        else:
+            replace_credential(name, request, ctx, actor)
+        return reply(HTTPStatus.OK, _directory_detail(name), f"/directories/{name}")
+
+    # A retry gets the first answer back; to rotate again within the hour, send a new Idempotency-Key.
+    return run_once(rotate, body)
+
+
+@router.post("/directories/<name>/revoke")
+def revoke_directory(name: str) -> Response[Any]:
+    """Mark the credential lost: its account is deactivated, nothing is issued from it, people are told."""
+    name = path_name(name)
+    query()
+    body = json_body(required=False, fields=("reason",))
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or not reason.isprintable() or len(reason) > 200):
+        raise ValidationError("reason", "must be printable text of at most 200 characters")
+    ctx, actor = composition.rotation(), _caller()
+
+    def revoke() -> dict[str, Any]:
+        mark_lost(name, ctx, actor, reason)
+        return reply(HTTPStatus.OK, _directory_detail(name), f"/directories/{name}")
+
+    return run_once(revoke, body)
+
+
+def _directory_detail(name: str) -> dict[str, Any]:
+    view = directory_view(name, composition.services().directories)
+    return {**view, **directory_report(name, composition.rotation())}
+
+
+def _caller() -> str:
+    """The IAM principal that signed the request (API Gateway's AWS_IAM authorizer checked it)."""
+    identity = router.current_event.request_context.identity
+    return str(identity.user_arn or identity.caller or "unknown IAM caller")
 
 
 # -- certificates ----------------------------------------------------------------------------------

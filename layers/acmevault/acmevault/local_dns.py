@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import socketserver
 import struct
 import sys
@@ -340,6 +341,19 @@ class _TcpHandler(socketserver.StreamRequestHandler):
                 self.wfile.write(struct.pack("!H", len(response)) + response)
         except OSError:  # includes the timeout
             return
+
+
+def answers(address: str, timeout: float = 0.2) -> bool:
+    """Whether a DNS server answers on ``address`` (host:port) over UDP: any answer will do."""
+    host, port = address.rsplit(":", 1)
+    probe = struct.pack("!6H", 1, 0, 1, 0, 0, 0) + b"\x07example\x03com\x00" + struct.pack("!2H", TXT, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.settimeout(timeout)
+        try:
+            udp.sendto(probe, (host, int(port)))
+            return len(udp.recv(512)) >= 12
+        except OSError:
+            return False
 
 
 # -- running it on its own -----------------------------------------------------------------------

@@ -62,6 +62,8 @@ class LocalStack:
     # host:port of a DNS server (acmevault.local_dns) Pebble looks dns-01 records up in: Pebble then
     # really checks every challenge instead of taking it as valid.
     dns_server: str | None = None
+    # Run that DNS server here, on this port, reading this stack's Route 53 (and point Pebble at it).
+    dns_port: int | None = None
 
     # -- paths -------------------------------------------------------------------------------
 
@@ -97,7 +99,14 @@ class LocalStack:
             raise ConfigurationError("Pebble is not installed: apt-get install pebble")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.down()
-        for port in (self.pebble_port, self.management_port, self.moto_port):
+        if self.dns_port is not None:
+            self.dns_server = self.dns_server or f"127.0.0.1:{self.dns_port}"
+        for port in (
+            self.pebble_port,
+            self.management_port,
+            self.moto_port,
+            *([self.dns_port] if self.dns_port else []),
+        ):
             if not _port_free(port):
                 raise ConfigurationError(
                     f"127.0.0.1:{port} is in use (another local stack? stop it with 'acmevault local down')"
@@ -119,15 +128,27 @@ class LocalStack:
             [sys.executable, "-m", "moto.server", "-H", self.listen, "-p", str(self.moto_port)],
             {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
         )
+        if self.dns_port is not None:
+            self._spawn(
+                "dns",
+                [sys.executable, "-m", "acmevault.local_dns", "--port", str(self.dns_port)],
+                {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_DEFAULT_REGION": REGION},
+            )
         self._wait(lambda: self._get(self.directory_url, tls=True), "pebble")
         self._wait(lambda: self._get(self.endpoint_url + "/moto-api/", tls=False), "moto")
+        if self.dns_port is not None:
+            from .local_dns import answers
+
+            self._wait(lambda: answers(f"127.0.0.1:{self.dns_port}"), "dns")
         variables = self._provision()
+        if self.dns_server is not None:
+            variables["ACMEVAULT_LOCAL_DNS"] = self.dns_server
         (self.state_dir / "env").write_text("".join(f"export {k}={v}\n" for k, v in variables.items()))
         return variables
 
     def down(self) -> list[str]:
         stopped = []
-        for service in ("pebble", "moto"):
+        for service in ("pebble", "moto", "dns"):
             pid_file = self.state_dir / f"{service}.pid"
             if not pid_file.exists():
                 continue

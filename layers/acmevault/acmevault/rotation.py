@@ -209,7 +209,7 @@ def directory_report(name: str, ctx: RotationServices, history: int = 20) -> dic
         ),
         "rotation": _rotation_view(rotation) if rotation else None,
         "revocations_waiting": waiting,
-        "history": ctx.records.history(name, history),
+        "history": ctx.records.history(name, history) if history > 0 else [],
     }
 
 
