@@ -696,6 +696,15 @@ def verdict(met: bool) -> str:
     return "yes" if met else "**no**"
 
 
+def init_verdict(figures: dict[str, Any]) -> str:
+    """On wall time; when only the CPU time meets the target, the rest was waiting for a CPU."""
+    if figures["median"] < INIT_TARGET_MS:
+        return "yes"
+    if figures["cpu_ms"]["median"] < INIT_TARGET_MS:
+        return "**no**; CPU time yes: other load"
+    return "**no**"
+
+
 def markdown(results: dict[str, Any]) -> str:
     runs, init, issuance = results["runs"], results["init"], results["issuance"]["containers"]
     minimums = protocol_minimum(results["issuance"]["ari"])
@@ -714,7 +723,7 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(
                 f"| `{name}` import + init, {label} (median / p90 of {runs}; CPU median) "
                 f"| {f['median']:.0f} / {f['p90']:.0f} ms; CPU {f['cpu_ms']['median']:.0f} ms "
-                f"| < {INIT_TARGET_MS:.0f} ms median | {verdict(f['median'] < INIT_TARGET_MS)} |"
+                f"| < {INIT_TARGET_MS:.0f} ms median | {init_verdict(f)} |"
             )
     for key_type in KEY_TYPES:
         container = issuance[key_type]
@@ -839,10 +848,14 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds through the stack's finally
+    try:
+        ensure_project_python()  # may re-execute this script in the project venv: before any temporary directory
+    except BenchError as error:
+        progress(f"coldstart: {error}")
+        return 1
     work = Path(tempfile.mkdtemp(prefix="acmevault-coldstart-"))
     failed = True
     try:
-        ensure_project_python()
         from acmevault.errors import AcmeVaultError
 
         try:

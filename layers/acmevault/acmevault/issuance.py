@@ -218,7 +218,7 @@ def prove_with_dns01(session: AcmeSession, order: Order, spec: CertificateSpec, 
     try:
         dns.publish(records, deadline, role)
         if time.monotonic() + VALIDATION_RESERVE_SECONDS > deadline:
-            raise OutOfTime("the dns-01 records are in place but too little time is left to answer the challenges")
+            raise OutOfTime("too little time is left to answer the dns-01 challenges; the order is kept for later")
         for challenge in challenges:
             session.answer(challenge)
         for challenge in challenges:
