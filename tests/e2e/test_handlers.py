@@ -13,10 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
 
-def log_to_current_stdout() -> None:
-    """Nothing to do any more: the handlers' log stream follows sys.stdout by itself (RedactingStream)."""
-
-
 def run(stack: Any, function: str, event: Any) -> Any:
     return invoke(find_function(TEMPLATE, function), event, stack.env)
 
