@@ -1,0 +1,50 @@
+"""What `sam build` produced (run by `make build`): arm64 wheels, our package in the layer, sizes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+BUILD = Path(os.environ.get("ACMEVAULT_BUILD_DIR", Path(__file__).resolve().parents[2] / ".aws-sam" / "build"))
+
+pytestmark = pytest.mark.skipif(
+    not (BUILD / "template.yaml").exists(), reason=f"no sam build output in {BUILD}: run 'make build'"
+)
+
+
+def size_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+def test_the_layer_holds_acmevault_and_its_dependencies():
+    python = BUILD / "AcmeVaultLayer" / "python"
+    for package in ("acmevault", "acme", "josepy", "cryptography", "aws_lambda_powertools"):
+        assert (python / package / "__init__.py").exists(), package
+    assert (python / "acmevault" / "issuance.py").exists()
+
+
+def elf_machine(path: Path) -> int:
+    header = path.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF", f"{path} is not an ELF file"
+    return int.from_bytes(header[18:20], "little")  # e_machine
+
+
+AARCH64 = 183
+
+
+def test_compiled_wheels_are_for_arm64():
+    python = BUILD / "AcmeVaultLayer" / "python"
+    libraries = list(python.rglob("*.so"))
+    assert python / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so" in libraries
+    for library in libraries:
+        assert elf_machine(library) == AARCH64, library
+
+
+def test_sizes_are_well_under_lambdas_limits():
+    layer = size_mb(BUILD / "AcmeVaultLayer")
+    assert layer < 30, f"the layer is {layer:.1f} MB unzipped"
+    for function in ("IssueFunction", "RenewFunction", "ApiFunction", "RotateFunction"):
+        if (BUILD / function).exists():
+            assert size_mb(BUILD / function) < 1
