@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from josepy.interfaces import JSONDeSerializable
 from josepy.json_util import field
 from josepy.jwa import ES256, ES384, ES512, RS256, JWASignature
 from josepy.jwk import JWK, JWKEC, JWKRSA
+from urllib3.exceptions import NewConnectionError
 
 from .errors import (
     AcmeVaultError,
@@ -44,6 +46,12 @@ logging.getLogger("acme").setLevel(logging.WARNING)
 
 USER_AGENT = "acmevault/0.1 (+https://github.com/acmevault/acmevault)"
 BAD_NONCE_RETRIES = 10
+# A CA's "not now" (5xx, 429) or a lost connection is tried again within the request, briefly: a blip
+# then costs no failed attempt (no queue round trip, alert or retry delay) and does not leave an order
+# placed but unrecorded. Longer outages, and a Retry-After beyond the budget, are the queue's to wait out.
+TRANSIENT_RETRIES = 3
+TRANSIENT_FIRST_DELAY = 0.1  # seconds, doubling, with jitter
+TRANSIENT_MAX_WAIT = 5.0  # seconds one request may wait in all: well inside the handler's safety margin
 FIRST_POLL_DELAY = 0.005
 MAX_POLL_DELAY = 2.0
 NETWORK_TIMEOUT = 20
@@ -115,10 +123,46 @@ class _ReplacingOrder(messages.NewOrder):
     replaces: str | None = field("replaces", omitempty=True)
 
 
+class _TransientAnswer(Exception):
+    """The CA answered 5xx or 429: it did not act, try later. Raised by _Network, worded by _translated."""
+
+    def __init__(self, error: Exception, response: requests.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.error = error
+        self.status = response.status_code
+        self.retry_after = _retry_after(response)
+
+
 class _Network(client.ClientNetwork):
-    """ClientNetwork that retries badNonce more than once: CAs reject nonces at will."""
+    """ClientNetwork that tries again what is worth trying again, within one request.
+
+    * badNonce (CAs reject nonces at will): up to BAD_NONCE_RETRIES times, at once.
+    * 5xx and 429 answers (the CA did not act), and a lost connection where sending again is harmless
+      (GET, POST-as-GET, or a connection that never opened): up to TRANSIENT_RETRIES times, waiting the
+      CA's Retry-After or a short backoff, TRANSIENT_MAX_WAIT seconds at most in all. A newOrder,
+      finalize or challenge answer whose answer was lost is not sent again (that could place a second
+      order, or be refused as not ready): the attempt fails and the next one resumes the recorded order.
+    """
+
+    @classmethod
+    def _check_response(cls, response: requests.Response, content_type: str | None = None) -> requests.Response:
+        try:
+            return super()._check_response(response, content_type=content_type)
+        except (messages.Error, acme_errors.ClientError) as error:
+            if response.status_code >= 500 or response.status_code == 429:
+                raise _TransientAnswer(error, response) from error
+            raise
+
+    def get(
+        self, url: str, content_type: str = client.ClientNetwork.JSON_CONTENT_TYPE, **kwargs: Any
+    ) -> requests.Response:
+        return self._retrying(lambda: super(_Network, self).get(url, content_type=content_type, **kwargs), True)
 
     def post(self, *args: Any, **kwargs: Any) -> requests.Response:
+        as_get = (args[1] if len(args) > 1 else kwargs.get("obj")) is None  # POST-as-GET: a read
+        return self._retrying(lambda: self._post_with_nonce_retries(*args, **kwargs), as_get)
+
+    def _post_with_nonce_retries(self, *args: Any, **kwargs: Any) -> requests.Response:
         for _ in range(BAD_NONCE_RETRIES):
             try:
                 return self._post_once(*args, **kwargs)
@@ -127,6 +171,38 @@ class _Network(client.ClientNetwork):
                     raise
                 log.debug("badNonce, retrying with a fresh nonce")
         return self._post_once(*args, **kwargs)
+
+    @staticmethod
+    def _retrying(send: Callable[[], requests.Response], repeatable: bool) -> requests.Response:
+        waited, delay = 0.0, TRANSIENT_FIRST_DELAY
+        for retry in range(TRANSIENT_RETRIES + 1):
+            failure: Exception
+            try:
+                return send()
+            except _TransientAnswer as answer:
+                failure = answer
+                wait = answer.retry_after if answer.retry_after is not None else delay * (0.5 + _JITTER.random())
+            except requests.exceptions.ConnectionError as error:
+                if isinstance(error, requests.exceptions.SSLError) or not (repeatable or _never_sent(error)):
+                    raise
+                failure, wait = error, delay * (0.5 + _JITTER.random())
+            if retry == TRANSIENT_RETRIES or waited + wait > TRANSIENT_MAX_WAIT:
+                raise failure
+            log.debug("the CA is failing for now (%s); trying again in %.2f s", failure, wait)
+            time.sleep(wait)
+            waited, delay = waited + wait, delay * 2
+        raise AssertionError("unreachable")
+
+
+_JITTER = random.Random()  # noqa: S311 - spreads retries out; no secret comes of it
+
+
+def _never_sent(error: requests.exceptions.ConnectionError) -> bool:
+    """The connection failed before the request went out (refused, or it timed out while connecting)."""
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, NewConnectionError)
 
 
 def _problem_text(error: messages.Error) -> str:
@@ -157,6 +233,16 @@ def _translated(action: str, directory_url: str) -> Iterator[None]:
         yield
     except (AcmeVaultError, acme_errors.ConflictError):
         raise  # ours already, or an "account exists" answer the caller handles
+    except _TransientAnswer as answer:
+        # 5xx or 429 still, after the network layer's retries: the queue tries again later
+        problem = answer.error
+        if isinstance(problem, messages.Error) and problem.code == "rateLimited":
+            text = f"rate limited by the CA: {_problem_text(problem)}"
+        elif isinstance(problem, messages.Error):
+            text = f"the CA failed (HTTP {answer.status}): {_problem_text(problem)}"
+        else:
+            text = f"the CA answered HTTP {answer.status}"
+        raise CaUnavailable(f"{action}: {text}", answer.retry_after) from None
     except messages.Error as error:
         detail = _problem_text(error)
         if error.code == "rateLimited":

@@ -1,0 +1,89 @@
+"""What the reliability tests share: services built as a container builds them, and reads of what is served."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+from acmevault.config import Settings
+from acmevault.issuance import Services
+from acmevault.services import build
+from cryptography import x509
+
+
+def fresh_services(stack: Any, **changes: Any) -> Services:
+    """A new container's services (no cached sessions), with ``changes`` (a clock ahead, ...)."""
+    return replace(build(Settings.from_env(stack.env)), **changes)
+
+
+def vault(cli: Any, stack: Any, name: str, url: str, kid: str) -> None:
+    result = cli("directory", "put", name, "--url", url, "--eab-kid", kid, stdin=stack.hmac(kid))
+    assert result.code == 0, result.err
+
+
+def define(cli: Any, name: str, directory: str) -> None:
+    result = cli("cert", "put", name, "-d", domain(name), "--directory", directory)
+    assert result.code == 0, result.err
+
+
+def domain(name: str) -> str:
+    return f"{name}.example.com"
+
+
+def serial_of(pem: str) -> str:
+    return format(x509.load_pem_x509_certificate(pem.encode()).serial_number, "x")
+
+
+def served(stack: Any, name: str, arn: str | None) -> tuple[str | None, str | None, str | None]:
+    """The serials ACM (at ``arn``), S3's cert.pem and S3's metadata.json serve for ``name`` right now."""
+    acm_serial = None
+    if arn is not None:
+        acm_serial = serial_of(stack.aws("acm").get_certificate(CertificateArn=arn)["Certificate"])
+    s3, bucket = stack.aws("s3"), stack.env["ACMEVAULT_BUCKET"]
+    try:
+        cert = s3.get_object(Bucket=bucket, Key=f"certificates/{name}/cert.pem")["Body"].read().decode()
+        metadata = s3.get_object(Bucket=bucket, Key=f"certificates/{name}/metadata.json")["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return acm_serial, None, None
+    return acm_serial, serial_of(cert), str(json.loads(metadata)["serial"])
+
+
+def s3_key_matches_certificate(stack: Any, name: str) -> bool:
+    """privkey.pem and cert.pem in S3 belong together (the public keys are the same)."""
+    from cryptography.hazmat.primitives import serialization
+
+    s3, bucket = stack.aws("s3"), stack.env["ACMEVAULT_BUCKET"]
+    cert = s3.get_object(Bucket=bucket, Key=f"certificates/{name}/cert.pem")["Body"].read()
+    key = s3.get_object(Bucket=bucket, Key=f"certificates/{name}/privkey.pem")["Body"].read()
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    public = x509.load_pem_x509_certificate(cert).public_key().public_bytes(der, spki)
+    private = serialization.load_pem_private_key(key, password=None).public_key().public_bytes(der, spki)
+    return public == private
+
+
+def acm_certificates_by_name(stack: Any) -> dict[str, list[str]]:
+    """Every ACM certificate (ARN) by the acmevault certificate it was imported for: more than one for a
+    name is a copy nobody serves."""
+    acm = stack.aws("acm")
+    key_types = ["EC_prime256v1", "EC_secp384r1", "RSA_2048", "RSA_3072", "RSA_4096"]
+    found: dict[str, list[str]] = {}
+    for page in acm.get_paginator("list_certificates").paginate(Includes={"keyTypes": key_types}):
+        for summary in page["CertificateSummaryList"]:
+            tags = acm.list_tags_for_certificate(CertificateArn=summary["CertificateArn"]).get("Tags", [])
+            for tag in tags:
+                if tag["Key"] == "acmevault:certificate":
+                    found.setdefault(tag["Value"], []).append(summary["CertificateArn"])
+    return found
+
+
+def orders_at_pebble(services: Services, directory: str) -> dict[str, str]:
+    """Every order of the directory's account as Pebble lists it, with its status: counted, not guessed."""
+    session = services.accounts.session(directory)
+    return {url: str(session._post_as_get(url).json()["status"]) for url in session.order_urls()}
+
+
+def figures(counter: Counter[str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])) if v) or "none"
