@@ -140,8 +140,17 @@ class Context:
 
 
 def redacted(argv: list[str]) -> list[str]:
-    """The command line for a log, without the HMAC key that follows --hmac / --eab-hmac-key."""
-    return ["***" if before in HMAC_FLAGS else arg for before, arg in zip(["", *argv], argv, strict=False)]
+    """The command line for a log, without the HMAC key (--hmac=KEY, --eab-hmac-key=KEY, or as the next word)."""
+    hidden = []
+    for before, arg in zip(["", *argv], argv, strict=False):
+        flag = arg.split("=", 1)[0]
+        if before in HMAC_FLAGS:
+            hidden.append("***")
+        elif flag in HMAC_FLAGS and "=" in arg:
+            hidden.append(f"{flag}=***")
+        else:
+            hidden.append(arg)
+    return hidden
 
 
 def run(
@@ -304,7 +313,8 @@ class Certbot(Tool):
         return command_output([self.certbot, "--version"])
 
     def setup(self) -> None:
-        eab = ["--eab-kid", EAB_KID["certbot"], "--eab-hmac-key", self.ctx.hmac("certbot")]
+        # "--flag=value": a base64url key may start with "-", which a parser would take for an option
+        eab = ["--eab-kid", EAB_KID["certbot"], f"--eab-hmac-key={self.ctx.hmac('certbot')}"]
         run(
             [self.certbot, "register", *self.common(), *eab, "--agree-tos", "-m", EMAIL, "--no-eff-email"],
             self.env,
@@ -352,7 +362,7 @@ class Lego(Tool):
     def issue(self, index: int) -> None:
         argv = [
             self.lego,
-            *("--server", self.ctx.directory_url, "--eab", "--kid", EAB_KID["lego"], "--hmac", self.ctx.hmac("lego")),
+            *("--server", self.ctx.directory_url, "--eab", "--kid", EAB_KID["lego"], f"--hmac={self.ctx.hmac('lego')}"),
             *("--email", EMAIL, "--accept-tos", "--path", str(self.home), "--key-type", "ec256"),
             *("--http", "--http.port", f"127.0.0.1:{self.http_port}", "--domains", self.domain(index), "run"),
         ]

@@ -262,7 +262,7 @@ class LegoSweep(bench.Lego):
             "# lego renews one certificate per run: one run per domain, one after another.\n"
             "set -e\n"
             'for domain in "$@"; do\n'
-            f'  {shlex.join(lego)} --hmac "$EAB_HMAC" --domains "$domain" renew --days 10000 --no-random-sleep\n'
+            f'  {shlex.join(lego)} --hmac="$EAB_HMAC" --domains "$domain" renew --days 10000 --no-random-sleep\n'
             "done\n"
         )
         return script

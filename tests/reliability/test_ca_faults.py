@@ -49,6 +49,7 @@ class Tally:
     resumed: int = 0  # attempts that found an order of an earlier attempt on the record
     reordered: list[str] = field(default_factory=list)  # ... and placed another one anyway: must stay empty
     orphans: list[str] = field(default_factory=list)  # orders placed in an attempt and never used
+    unrecorded: Counter[str] = field(default_factory=Counter)  # why an attempt placed an order it did not record
     untouched: int = 0  # failures after which ACM and S3 were read and served the previous certificate
     serials: list[str] = field(default_factory=list)
 
@@ -78,7 +79,10 @@ def issue_until_done(
             tally.resumed += resumed
             if resumed and created:
                 tally.reordered.append(f"{name}: {len(created)} new order(s) while resuming {before.pending}")
-            tally.orphans += [url for url in created if url not in used]
+            orphaned = [url for url in created if url not in used]
+            tally.orphans += orphaned
+            if failure is not None and [url for url in orphaned if url not in proxy.lost_order_answers]:
+                tally.unrecorded[failure.message] += 1
         if failure is None:
             with tally.lock:
                 tally.serials.append(str(issued.state.serial))
@@ -166,7 +170,7 @@ def test_issuances_under_mixed_ca_faults_all_end_issued_once(stack, cli, unique,
             f"previous certificate served by ACM+S3 after all {tally.untouched} failed renewals; orders at Pebble "
             f"{len(orders)} = {len(valid)} valid + {len(not_valid)} orphans ({len(not_valid) - len(unexplained)} "
             f"with the newOrder answer lost after Pebble placed it, {len(unexplained)} placed but not recorded "
-            "before the attempt failed)",
+            f"before the attempt failed: {figures(tally.unrecorded)})",
         ),
         issuances=issuances,
         faults=faults,
