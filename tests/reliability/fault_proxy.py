@@ -19,6 +19,7 @@ test knows which orders Pebble placed for which name, including those whose answ
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import random
@@ -232,11 +233,9 @@ class FaultProxy:
             def _reset(self) -> None:
                 """Close with SO_LINGER 0: the client gets a TCP reset, no answer."""
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.connection.close()
-                except OSError:
-                    pass
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
@@ -250,10 +249,8 @@ class FaultProxy:
                 try:
                     self.RequestHandlerClass(tls, client_address, self)
                 finally:
-                    try:
+                    with contextlib.suppress(OSError):
                         tls.close()
-                    except OSError:
-                        pass
 
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a reset we made ourselves is not news

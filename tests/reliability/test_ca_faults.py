@@ -164,9 +164,11 @@ def test_issuances_under_mixed_ca_faults_all_end_issued_once(stack, cli, unique,
             "CA faults (proxy in front of Pebble)",
             f"{issuances} issuances: {CERTIFICATES} certificates x {ROUNDS} (1 issue + 3 renewals), "
             f"{WORKERS} workers, {proxy.requests} CA requests, {elapsed:.0f} s",
-            f"{faults} of {proxy.requests} requests: {figures(proxy.injected)}; statuses {figures(_str(proxy.statuses))}",
+            f"{faults} of {proxy.requests} requests: {figures(proxy.injected)}; "
+            f"statuses {figures(_str(proxy.statuses))}",
             f"all {issuances} issued, serials distinct; {tally.attempts - issuances} failed attempts "
-            f"({figures(tally.failures)}) retried, 0 refusals; {tally.resumed} attempts resumed an order, 0 re-ordered; "
+            f"({figures(tally.failures)}) retried, 0 refusals; {tally.resumed} attempts resumed an order, "
+            "0 re-ordered; "
             f"previous certificate served by ACM+S3 after all {tally.untouched} failed renewals; orders at Pebble "
             f"{len(orders)} = {len(valid)} valid + {len(not_valid)} orphans ({len(not_valid) - len(unexplained)} "
             f"with the newOrder answer lost after Pebble placed it, {len(unexplained)} placed but not recorded "
