@@ -2,7 +2,7 @@
 
 A `before-send.<service>.<Operation>` hook answers a matching send with what AWS sends when it
 throttles or fails (the service's own error document and status), or drops the connection; botocore
-parses it, and its standard retry mode (5 attempts, backoff with jitter, retry quota) decides what
+parses it, and its standard retry mode (6 sends: the first and 5 retries, backoff with jitter, retry quota) decides what
 happens next, as it would in Lambda. Nothing else about the clients changes.
 """
 

@@ -64,25 +64,31 @@ def s3_key_matches_certificate(stack: Any, name: str) -> bool:
     return public == private
 
 
-def acm_certificates_by_name(stack: Any) -> dict[str, list[str]]:
-    """Every ACM certificate (ARN) by the acmevault certificate it was imported for: more than one for a
-    name is a copy nobody serves."""
+def acm_certificates_by_domain(stack: Any) -> dict[str, list[str]]:
+    """Every ACM certificate (ARN) by its first name (moto drops tags on a re-import, so not by tag): each
+    test certificate has a name of its own, and more than one ARN for it is a copy nobody serves."""
     acm = stack.aws("acm")
     key_types = ["EC_prime256v1", "EC_secp384r1", "RSA_2048", "RSA_3072", "RSA_4096"]
     found: dict[str, list[str]] = {}
     for page in acm.get_paginator("list_certificates").paginate(Includes={"keyTypes": key_types}):
         for summary in page["CertificateSummaryList"]:
-            tags = acm.list_tags_for_certificate(CertificateArn=summary["CertificateArn"]).get("Tags", [])
-            for tag in tags:
-                if tag["Key"] == "acmevault:certificate":
-                    found.setdefault(tag["Value"], []).append(summary["CertificateArn"])
+            found.setdefault(summary["DomainName"], []).append(summary["CertificateArn"])
     return found
 
 
 def orders_at_pebble(services: Services, directory: str) -> dict[str, str]:
     """Every order of the directory's account as Pebble lists it, with its status: counted, not guessed."""
+    return {url: status for url, (status, _) in orders_with_names(services, directory).items()}
+
+
+def orders_with_names(services: Services, directory: str) -> dict[str, tuple[str, str]]:
+    """Every order of the directory's account: its status and its first identifier, as Pebble reports them."""
     session = services.accounts.session(directory)
-    return {url: str(session._post_as_get(url).json()["status"]) for url in session.order_urls()}
+    found = {}
+    for url in session.order_urls():
+        order = session._post_as_get(url).json()
+        found[url] = (str(order["status"]), str(order["identifiers"][0]["value"]))
+    return found
 
 
 def figures(counter: Counter[str]) -> str:
