@@ -225,36 +225,25 @@ class CertificateTable:
                 return
 
     def due(self, now: datetime) -> Iterator[str]:
-        """Names of certificates whose renewal time has come: a query per shard, paged."""
-        for shard in range(DUE_SHARDS):
-            args: dict[str, Any] = {
-                "TableName": self.table_name,
-                "IndexName": DUE_INDEX,
-                "KeyConditionExpression": "due_pk = :shard AND due_at <= :now",
-                "ExpressionAttributeValues": _to_item({":shard": f"DUE#{shard}", ":now": now.isoformat()}),
-                "ProjectionExpression": "sk",
-            }
-            while True:
-                with translated("finding certificates due for renewal"):
-                    response = self._ddb.query(**args)
-                for item in response["Items"]:
-                    yield str(_de.deserialize(item["sk"]))
-                if "LastEvaluatedKey" not in response:
-                    break
-                args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        """Names of certificates whose renewal time has come."""
+        return self._names_before(DUE_INDEX, "due_at", now, "finding certificates due for renewal")
 
     def expiring(self, now: datetime) -> Iterator[str]:
         """Names of certificates past their alert time: close to expiry and still not renewed."""
+        return self._names_before(ALERT_INDEX, "alert_at", now, "finding certificates close to expiry")
+
+    def _names_before(self, index: str, sort_key: str, now: datetime, action: str) -> Iterator[str]:
+        """A keys-only query per shard of a sparse index, paged: its cost grows with what it finds."""
         for shard in range(DUE_SHARDS):
             args: dict[str, Any] = {
                 "TableName": self.table_name,
-                "IndexName": ALERT_INDEX,
-                "KeyConditionExpression": "due_pk = :shard AND alert_at <= :now",
+                "IndexName": index,
+                "KeyConditionExpression": f"due_pk = :shard AND {sort_key} <= :now",
                 "ExpressionAttributeValues": _to_item({":shard": f"DUE#{shard}", ":now": now.isoformat()}),
                 "ProjectionExpression": "sk",
             }
             while True:
-                with translated("finding certificates close to expiry"):
+                with translated(action):
                     response = self._ddb.query(**args)
                 for item in response["Items"]:
                     yield str(_de.deserialize(item["sk"]))
