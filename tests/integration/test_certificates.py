@@ -78,6 +78,15 @@ def test_issue_three_names_into_acm_and_s3(stack, cli, directory, unique):
     metadata = json.loads(s3_text(stack, prefix + "metadata.json"))
     assert metadata["serial"] == record["serial"] and metadata["domains"] == domains
     assert metadata["acm_arns"] == {"us-east-1": arn}
+    # it names the version of each file of this one matching set (objects cannot be swapped together)
+    assert set(metadata["versions"]) == {"cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"}
+    assert metadata["versions"]["privkey.pem"] == head["VersionId"]
+    key_version = s3.get_object(
+        Bucket=stack.env["ACMEVAULT_BUCKET"], Key=prefix + "privkey.pem", VersionId=metadata["versions"]["privkey.pem"]
+    )["Body"].read()
+    assert serialization.load_pem_private_key(key_version, None).public_key().public_numbers() == (
+        leaf.public_key().public_numbers()  # type: ignore[union-attr]
+    )
     # and the list shows it
     listed = cli("cert", "list", "--json")
     assert {"name": name, "status": "issued", "serial": record["serial"]}.items() <= next(

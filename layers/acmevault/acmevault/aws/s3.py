@@ -24,7 +24,12 @@ class S3Store:
         self._region = region
 
     def put_bundle(self, name: str, bundle: CertificateBundle, metadata: dict[str, Any]) -> dict[str, str]:
-        """Write the files, metadata.json last so a reader never sees it ahead of the PEMs; return versions."""
+        """Write the files, metadata.json last; return the version ids.
+
+        Objects cannot be swapped together: while a renewal is half-written, cert.pem may be new and
+        privkey.pem old. metadata.json, written last, names the version of each file of one matching
+        set, so a reader that follows it never pairs a certificate with the wrong key.
+        """
         s3 = client("s3", self._region)
         prefix = prefix_for(name)
         files = {
@@ -32,7 +37,6 @@ class S3Store:
             "chain.pem": bundle.chain_pem,
             "fullchain.pem": bundle.fullchain_pem,
             "privkey.pem": bundle.private_key_pem,
-            "metadata.json": json.dumps(metadata, indent=2, sort_keys=True) + "\n",
         }
         encryption: dict[str, str] = {"ServerSideEncryption": "aws:kms"}
         if self._kms_key_id:
@@ -50,9 +54,9 @@ class S3Store:
                 )
             return str(response.get("VersionId", ""))
 
-        pems = [f for f in files if f != "metadata.json"]
-        with ThreadPoolExecutor(max_workers=len(pems)) as pool:
-            versions = dict(zip(pems, pool.map(put, pems), strict=True))
+        with ThreadPoolExecutor(max_workers=len(files)) as pool:
+            versions = dict(zip(files, pool.map(put, list(files)), strict=True))
+        files["metadata.json"] = json.dumps({**metadata, "versions": versions}, indent=2, sort_keys=True) + "\n"
         versions["metadata.json"] = put("metadata.json")
         return versions
 
