@@ -71,6 +71,15 @@ class DnsChallenge:
 
 
 @dataclass(frozen=True)
+class PlacedOrder:
+    """An order as newOrder answered it: its URL and body, before its authorizations are fetched."""
+
+    url: str
+    body: messages.Order
+    csr_pem: bytes
+
+
+@dataclass(frozen=True)
 class Order:
     url: str
     resource: messages.OrderResource
@@ -118,7 +127,7 @@ def _load_jwk(pem: str) -> tuple[JWK, JWASignature]:
 
 
 class _ReplacingOrder(messages.NewOrder):
-    """newOrder with the ARI "replaces" field, which the acme package does not know yet."""
+    """newOrder with the ARI "replaces" field (omitted when None), which the acme package does not know yet."""
 
     replaces: str | None = field("replaces", omitempty=True)
 
@@ -345,24 +354,39 @@ class AcmeSession:
 
     # -- orders ----------------------------------------------------------------------------
 
-    def new_order(self, csr_pem: bytes, profile: str | None = None, replaces: str | None = None) -> Order:
-        """Place an order for the CSR's names; ``replaces`` names the certificate it renews (RFC 9773 §5)."""
+    def place_order(self, csr_pem: bytes, profile: str | None = None, replaces: str | None = None) -> PlacedOrder:
+        """newOrder for the CSR's names, nothing more: the caller records the order's URL before it does
+        anything else, so a crash from here on resumes this order instead of placing another.
+        ``replaces`` names the certificate it renews (RFC 9773 §5)."""
         self._require_account()
+        csr = _load_csr(csr_pem)
+        names, _ = crypto_util.get_identifiers_from_x509(csr.subject, csr.extensions)
+        order = _ReplacingOrder(
+            identifiers=[messages.Identifier(typ=messages.IDENTIFIER_FQDN, value=n) for n in names],
+            profile=profile or "",
+            replaces=replaces,
+        )
         with _translated("placing the order", self.directory_url):
-            if replaces is None:
-                resource = self._client.new_order(csr_pem, profile=profile)
-            else:
-                csr = _load_csr(csr_pem)
-                names, _ = crypto_util.get_identifiers_from_x509(csr.subject, csr.extensions)
-                order = _ReplacingOrder(
-                    identifiers=[messages.Identifier(typ=messages.IDENTIFIER_FQDN, value=n) for n in names],
-                    profile=profile or "",
-                    replaces=replaces,
+            response = self._net.post(self._client.directory["newOrder"], order, new_nonce_url=self._new_nonce_url)
+            body = messages.Order.from_json(response.json())
+            url = response.headers.get("Location")
+        if not url:
+            raise CaError("placing the order: the CA gave the new order no URL (Location header)")
+        return PlacedOrder(url=str(url), body=body, csr_pem=csr_pem)
+
+    def with_authorizations(self, placed: PlacedOrder) -> Order:
+        """The order with its authorizations fetched: what the challenges are answered from."""
+        with _translated(f"fetching the authorizations of order {placed.url}", self.directory_url):
+            authorizations = tuple(
+                messages.AuthorizationResource(
+                    body=messages.Authorization.from_json(self._post_as_get(a).json()), uri=a
                 )
-                response = self._net.post(self._client.directory["newOrder"], order, new_nonce_url=self._new_nonce_url)
-                url = response.headers["Location"]
-                return self.fetch_order(url, csr_pem)
-        return Order(url=str(resource.uri), resource=resource, authorizations=tuple(resource.authorizations))
+                for a in placed.body.authorizations
+            )
+        resource = messages.OrderResource(
+            body=placed.body, uri=placed.url, authorizations=list(authorizations), csr_pem=placed.csr_pem
+        )
+        return Order(url=placed.url, resource=resource, authorizations=authorizations)
 
     def dns_challenge(self, authz: messages.AuthorizationResource) -> DnsChallenge:
         domain = str(authz.body.identifier.value)
@@ -433,14 +457,7 @@ class AcmeSession:
         self._require_account()
         with _translated(f"fetching order {url}", self.directory_url):
             body = messages.Order.from_json(self._post_as_get(url).json())
-            authorizations = tuple(
-                messages.AuthorizationResource(
-                    body=messages.Authorization.from_json(self._post_as_get(a).json()), uri=a
-                )
-                for a in body.authorizations
-            )
-        resource = messages.OrderResource(body=body, uri=url, authorizations=list(authorizations), csr_pem=csr_pem)
-        return Order(url=url, resource=resource, authorizations=authorizations)
+        return self.with_authorizations(PlacedOrder(url=url, body=body, csr_pem=csr_pem))
 
     # -- renewal information (RFC 9773) -----------------------------------------------------
 

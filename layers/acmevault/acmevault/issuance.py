@@ -179,12 +179,13 @@ def _place_order(session: AcmeSession, record: Record) -> tuple[str, Order]:
         for domain in spec.domains:
             services.dns.zone_for(domain, spec.hosted_zone_id, spec.route53_role_arn)
     key_pem = private_key_pem(generate_private_key(spec.key_type))
-    csr = build_csr(load_private_key(key_pem), spec.domains)
-    order = session.new_order(csr, spec.profile, replaces=_replaces(current, session))
     encrypted = services.keys.encrypt(spec.name, key_pem)
+    csr = build_csr(load_private_key(key_pem), spec.domains)
+    placed = session.place_order(csr, spec.profile, replaces=_replaces(current, session))
+    # Recorded before anything else can fail: from here on a crash resumes this order.
     if encrypted is not None and session.account_url is not None:
-        record.save(pending=PendingOrder(order.url, session.account_url, encrypted))
-    return key_pem, order
+        record.save(pending=PendingOrder(placed.url, session.account_url, encrypted))
+    return key_pem, session.with_authorizations(placed)
 
 
 def _resume(
