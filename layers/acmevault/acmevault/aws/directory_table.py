@@ -17,23 +17,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..errors import ConflictError
 from ..model import DirectoryState, DirectoryStatus, Rotation, RotationKind
 from .clients import client, error_code, translated
+from .items import deserialize, iso, parse_time, to_item
 
 DIR_PK = "DIR"
 HISTORY_PK = "DIRHIST#"  # + directory name
 REVOCATION_PK = "DIRREV#"  # + directory name
-
-_ser = TypeSerializer()
-_de = TypeDeserializer()
-
-
-def _item(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in values.items() if v is not None}
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
@@ -46,15 +39,7 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
             return [unwrap(v) for v in value]
         return value
 
-    return {k: unwrap(_de.deserialize(v)) for k, v in item.items()}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _dt(value: Any) -> datetime | None:
-    return None if not value else datetime.fromisoformat(str(value))
+    return {k: unwrap(deserialize(v)) for k, v in item.items()}
 
 
 def rotation_to_map(rotation: Rotation) -> dict[str, Any]:
@@ -62,7 +47,7 @@ def rotation_to_map(rotation: Rotation) -> dict[str, Any]:
         "token": rotation.token,
         "kind": rotation.kind.value,
         "actor": rotation.actor,
-        "started_at": _iso(rotation.started_at),
+        "started_at": iso(rotation.started_at),
         "previous_version": rotation.previous_version,
         "previous_account_url": rotation.previous_account_url,
         "source": rotation.source,
@@ -72,14 +57,14 @@ def rotation_to_map(rotation: Rotation) -> dict[str, Any]:
         "certcentral_key_id": rotation.certcentral_key_id,
         "previous_certcentral_key_id": rotation.previous_certcentral_key_id,
         "done": list(rotation.done),
-        "finished_at": _iso(rotation.finished_at),
+        "finished_at": iso(rotation.finished_at),
         "outcome": rotation.outcome,
     }
     return {k: v for k, v in values.items() if v is not None}
 
 
 def rotation_from_map(data: dict[str, Any]) -> Rotation:
-    started = _dt(data.get("started_at"))
+    started = parse_time(data.get("started_at"))
     assert started is not None
     return Rotation(
         token=str(data["token"]),
@@ -95,7 +80,7 @@ def rotation_from_map(data: dict[str, Any]) -> Rotation:
         certcentral_key_id=data.get("certcentral_key_id"),
         previous_certcentral_key_id=data.get("previous_certcentral_key_id"),
         done=tuple(data.get("done") or ()),
-        finished_at=_dt(data.get("finished_at")),
+        finished_at=parse_time(data.get("finished_at")),
         outcome=data.get("outcome"),
     )
 
@@ -115,7 +100,7 @@ class DirectoryRecords:
         with translated(f"reading the status of directory {name!r}"):
             response = self._ddb.get_item(
                 TableName=self.table_name,
-                Key=_item({"pk": DIR_PK, "sk": name}),
+                Key=to_item({"pk": DIR_PK, "sk": name}),
                 ConsistentRead=True,
                 ProjectionExpression="#s, changed_at, changed_by, reason, generation, certcentral_key_id",
                 ExpressionAttributeNames={"#s": "status"},
@@ -123,7 +108,7 @@ class DirectoryRecords:
         data = _plain(response.get("Item", {}))
         return DirectoryState(
             status=DirectoryStatus(data.get("status", DirectoryStatus.ACTIVE.value)),
-            changed_at=_dt(data.get("changed_at")),
+            changed_at=parse_time(data.get("changed_at")),
             changed_by=data.get("changed_by"),
             reason=data.get("reason"),
             generation=data.get("generation"),
@@ -133,7 +118,7 @@ class DirectoryRecords:
     def set_state(self, name: str, state: DirectoryState) -> None:
         values = {
             "status": state.status.value,
-            "changed_at": _iso(state.changed_at),
+            "changed_at": iso(state.changed_at),
             "changed_by": state.changed_by,
             "reason": state.reason,
             "generation": state.generation,
@@ -147,10 +132,10 @@ class DirectoryRecords:
         with translated(f"storing the status of directory {name!r}"):
             self._ddb.update_item(
                 TableName=self.table_name,
-                Key=_item({"pk": DIR_PK, "sk": name}),
+                Key=to_item({"pk": DIR_PK, "sk": name}),
                 UpdateExpression=expression,
                 ExpressionAttributeNames={f"#{k}": k for k in values},
-                ExpressionAttributeValues=_item({f":{k}": v for k, v in present.items()}),
+                ExpressionAttributeValues=to_item({f":{k}": v for k, v in present.items()}),
             )
 
     # -- the rotation in progress (or the last one) -------------------------------------------
@@ -159,7 +144,7 @@ class DirectoryRecords:
         with translated(f"reading the rotation of directory {name!r}"):
             response = self._ddb.get_item(
                 TableName=self.table_name,
-                Key=_item({"pk": DIR_PK, "sk": name}),
+                Key=to_item({"pk": DIR_PK, "sk": name}),
                 ConsistentRead=True,
                 ProjectionExpression="rotation",
             )
@@ -172,13 +157,13 @@ class DirectoryRecords:
             try:
                 self._ddb.update_item(
                     TableName=self.table_name,
-                    Key=_item({"pk": DIR_PK, "sk": name}),
+                    Key=to_item({"pk": DIR_PK, "sk": name}),
                     UpdateExpression="SET #r = :r",
                     ConditionExpression=(
                         "attribute_not_exists(#r) OR #r.#token = :token OR attribute_exists(#r.finished_at)"
                     ),
                     ExpressionAttributeNames={"#r": "rotation", "#token": "token"},
-                    ExpressionAttributeValues=_item({":r": rotation_to_map(rotation), ":token": rotation.token}),
+                    ExpressionAttributeValues=to_item({":r": rotation_to_map(rotation), ":token": rotation.token}),
                 )
             except ClientError as error:
                 if error_code(error) != "ConditionalCheckFailedException":
@@ -194,7 +179,7 @@ class DirectoryRecords:
         at = str(entry.get("at") or datetime.now(UTC).isoformat())
         item = {**entry, "pk": HISTORY_PK + name, "sk": f"{at}#{secrets.token_hex(4)}", "at": at}
         with translated(f"recording the history of directory {name!r}"):
-            self._ddb.put_item(TableName=self.table_name, Item=_item(item))
+            self._ddb.put_item(TableName=self.table_name, Item=to_item(item))
 
     def history(self, name: str, limit: int = 50) -> list[dict[str, Any]]:
         """The newest ``limit`` entries, newest first."""
@@ -202,7 +187,7 @@ class DirectoryRecords:
             response = self._ddb.query(
                 TableName=self.table_name,
                 KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues=_item({":pk": HISTORY_PK + name}),
+                ExpressionAttributeValues=to_item({":pk": HISTORY_PK + name}),
                 ScanIndexForward=False,
                 Limit=limit,
             )
@@ -216,7 +201,7 @@ class DirectoryRecords:
         with translated(f"recording a revocation for directory {name!r}"):
             try:
                 self._ddb.put_item(
-                    TableName=self.table_name, Item=_item(item), ConditionExpression="attribute_not_exists(pk)"
+                    TableName=self.table_name, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)"
                 )
             except ClientError as error:
                 if error_code(error) != "ConditionalCheckFailedException":
@@ -230,7 +215,7 @@ class DirectoryRecords:
         args: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": _item(values),
+            "ExpressionAttributeValues": to_item(values),
             "ConsistentRead": True,
         }
         while True:
@@ -249,8 +234,8 @@ class DirectoryRecords:
         with translated(f"updating a revocation for directory {name!r}"):
             self._ddb.update_item(
                 TableName=self.table_name,
-                Key=_item({"pk": REVOCATION_PK + name, "sk": certificate}),
+                Key=to_item({"pk": REVOCATION_PK + name, "sk": certificate}),
                 UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
                 ExpressionAttributeNames={f"#{k}": k for k in values},
-                ExpressionAttributeValues=_item({f":{k}": v for k, v in values.items()}),
+                ExpressionAttributeValues=to_item({f":{k}": v for k, v in values.items()}),
             )

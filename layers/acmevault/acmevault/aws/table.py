@@ -17,12 +17,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..errors import CertificateNotFound, LeaseHeld
 from ..model import SPEC_FIELDS, Certificate, CertificateSpec, CertificateState, PendingOrder, Status
 from .clients import client, error_code, translated
+from .items import deserialize as _deserialize
+from .items import iso as _iso
+from .items import parse_time as _dt
+from .items import to_item as _to_item
 
 CERT_PK = "CERT"
 DUE_INDEX = "due"
@@ -30,31 +33,13 @@ ALERT_INDEX = "alert"
 DUE_SHARDS = 8
 HISTORY_PK = "HIST#"  # + name; sk = ISO time of the entry
 
-_ser = TypeSerializer()
-_de = TypeDeserializer()
-
 
 def due_shard(name: str) -> str:
     return f"DUE#{zlib.crc32(name.encode()) % DUE_SHARDS}"
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _dt(value: Any) -> datetime | None:
-    return None if value in (None, "") else datetime.fromisoformat(str(value))
-
-
-def _to_item(values: dict[str, Any]) -> dict[str, Any]:
-    # DynamoDB numbers are Decimals; a float is stored through its shortest decimal form
-    return {
-        k: _ser.serialize(Decimal(str(v)) if isinstance(v, float) else v) for k, v in values.items() if v is not None
-    }
-
-
 def _from_item(item: dict[str, Any]) -> Certificate:
-    data = {k: _de.deserialize(v) for k, v in item.items()}
+    data = {k: _deserialize(v) for k, v in item.items()}
     spec = CertificateSpec.parse(
         data["sk"],
         {k: float(v) if isinstance(v, Decimal) else v for k, v in data.items() if k in SPEC_FIELDS},
@@ -214,7 +199,7 @@ class CertificateTable:
         with translated("listing certificates"):
             response = self._ddb.query(**args)
         last = response.get("LastEvaluatedKey")
-        return [_from_item(i) for i in response["Items"]], (_de.deserialize(last["sk"]) if last else None)
+        return [_from_item(i) for i in response["Items"]], (_deserialize(last["sk"]) if last else None)
 
     def all(self) -> Iterator[Certificate]:
         after: str | None = None
@@ -246,7 +231,7 @@ class CertificateTable:
                 with translated(action):
                     response = self._ddb.query(**args)
                 for item in response["Items"]:
-                    yield str(_de.deserialize(item["sk"]))
+                    yield str(_deserialize(item["sk"]))
                 if "LastEvaluatedKey" not in response:
                     break
                 args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -328,6 +313,6 @@ class CertificateTable:
             )
         entries = []
         for item in response["Items"]:
-            data = {k: _de.deserialize(v) for k, v in item.items() if k not in ("pk", "sk")}
+            data = {k: _deserialize(v) for k, v in item.items() if k not in ("pk", "sk")}
             entries.append({k: int(v) if isinstance(v, Decimal) and v == int(v) else v for k, v in data.items()})
         return tuple(entries)
