@@ -24,10 +24,8 @@ Markdown to stdout, progress to stderr, every figure to bench/results/dns01.json
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -84,6 +82,12 @@ class AcmevaultCli(bench.AcmevaultCli):
         return "acmevault cert issue NAME, challenge dns-01 in Route 53 (moto); a new process"
 
 
+def dns_ctx(ctx: Context) -> Dns01Context:
+    """The tools' shared classes hold a bench.Context; here it is always a Dns01Context."""
+    assert isinstance(ctx, Dns01Context)
+    return ctx
+
+
 def hook(path: Path, body: str) -> str:
     path.write_text("#!/bin/sh\nset -e\n" + body)
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
@@ -92,7 +96,7 @@ def hook(path: Path, body: str) -> str:
 
 class Certbot(bench.Certbot):
     def setup(self) -> None:
-        records = self.ctx.records
+        records = dns_ctx(self.ctx).records
         self.auth_hook = hook(
             self.ctx.work / "certbot-auth.sh",
             f'echo "$CERTBOT_VALIDATION" >> "{records}/_acme-challenge.$CERTBOT_DOMAIN"\n',
@@ -126,7 +130,7 @@ class Certbot(bench.Certbot):
 class Lego(bench.Lego):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        records = ctx.records
+        records = dns_ctx(ctx).records
         # lego passes the FQDN with its final dot; the file is named without it.
         self.program = hook(
             ctx.work / "lego-exec.sh",
@@ -147,11 +151,10 @@ class Lego(bench.Lego):
                 "--eab",
                 "--kid",
                 bench.EAB_KID["lego"],
-                "--hmac",
-                self.ctx.hmac("lego"),
+                f"--hmac={self.ctx.hmac('lego')}",  # "=": a base64url key may start with "-"
             ),
             *("--email", bench.EMAIL, "--accept-tos", "--path", str(self.home), "--key-type", "ec256"),
-            *("--dns", "exec", "--dns.resolvers", self.ctx.dns_address, "--dns.disable-cp"),
+            *("--dns", "exec", "--dns.resolvers", dns_ctx(self.ctx).dns_address, "--dns.disable-cp"),
             *("--domains", self.domain(index), "run"),
         ]
         bench.run(argv, self.env, self.log)
@@ -288,27 +291,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        bench.ensure_project_python()
-        from acmevault.errors import AcmeVaultError
-
-        try:
-            results = benchmark(args)
-        except AcmeVaultError as error:
-            raise BenchError(error.message) from None
-    except BenchError as error:
-        progress(f"bench: {error}")
-        return 1
-    except KeyboardInterrupt:
-        progress("bench: interrupted")
-        return 130
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(markdown(results))
-    progress(f"raw numbers: {RESULTS.relative_to(bench.ROOT)}")
-    return 0
+    return bench.run_and_report(benchmark, parse_args(sys.argv[1:] if argv is None else argv), RESULTS, markdown)
 
 
 if __name__ == "__main__":

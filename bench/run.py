@@ -568,15 +568,23 @@ def main(argv: list[str] | None = None) -> int:
         from sweep import main as sweep_main  # bench/sweep.py, next to this file
 
         return sweep_main(argv[1:])
-    args = parse_args(argv)
-    # A plain `kill` stops the stack too: SystemExit unwinds through benchmark()'s finally.
+    return run_and_report(benchmark, parse_args(argv), RESULTS, markdown)
+
+
+def run_and_report(
+    bench: Callable[[Any], dict[str, Any]], args: Any, results: Path, render: Callable[[dict[str, Any]], str]
+) -> int:
+    """What every benchmark script's main does: run it, save the raw numbers, print the table.
+
+    A plain `kill` stops the stack too: SystemExit unwinds through the benchmark's finally.
+    """
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         ensure_project_python()
         from acmevault.errors import AcmeVaultError
 
         try:
-            results = benchmark(args)
+            figures = bench(args)
         except AcmeVaultError as error:  # from the stack or the in-process use case
             raise BenchError(error.message) from None
     except BenchError as error:
@@ -585,10 +593,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         progress("bench: interrupted")
         return 130
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(markdown(results))
-    progress(f"raw numbers: {RESULTS.relative_to(ROOT)}")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(figures, indent=2) + "\n")
+    print(render(figures))
+    progress(f"raw numbers: {results.relative_to(ROOT)}")
     return 0
 
 

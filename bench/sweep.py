@@ -23,11 +23,9 @@ to stdout, progress to stderr, and every figure to bench/results/sweep.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shlex
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -419,28 +417,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    # A plain `kill` stops the stack too: SystemExit unwinds through local_stack()'s finally.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        bench.ensure_project_python()
-        from acmevault.errors import AcmeVaultError
-
-        try:
-            results = benchmark(args)
-        except AcmeVaultError as error:  # from the stack or the in-process sweep
-            raise BenchError(error.message) from None
-    except BenchError as error:
-        progress(f"bench: {error}")
-        return 1
-    except KeyboardInterrupt:
-        progress("bench: interrupted")
-        return 130
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(markdown(results))
-    progress(f"raw numbers: {RESULTS.relative_to(bench.ROOT)}")
-    return 0
+    return bench.run_and_report(benchmark, parse_args(sys.argv[1:] if argv is None else argv), RESULTS, markdown)
 
 
 if __name__ == "__main__":
