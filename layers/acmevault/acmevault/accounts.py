@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from .acme_session import AcmeSession, generate_account_key
 from .errors import AcmeVaultError, ConflictError, DirectoryLost
 from .model import DirectoryCredential, DirectoryState, validate_name
+from .policy import DirectoryPolicy
 from .ports import Directories, DirectoryStates, RotationScheduler
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,23 @@ class Accounts:
         """The directory's status: lost or not, and the secret version the last rotation made current."""
         return DirectoryState() if self._states is None else self._states.state(name)
 
+    def policy(self, name: str) -> DirectoryPolicy | None:
+        """Who may use the directory, for which names; None: no policy (admins only, any name)."""
+        return None if self._states is None else self._states.policy(name)
+
+    def set_policy(self, name: str, policy: DirectoryPolicy, actor: str) -> None:
+        """Replace the directory's whole policy, noted in its history; DirectoryNotFound when it is not vaulted."""
+        self.require(name)
+        if self._states is None:
+            raise ConflictError("this stack keeps no directory records, so a directory cannot have a policy")
+        self._states.set_policy(name, policy)
+        self._states.add_history(name, {"action": "policy set", "actor": actor, "outcome": "ok", **policy.to_dict()})
+
+    def add_history(self, name: str, entry: dict[str, Any]) -> None:
+        """An entry in the directory's audit history (who, when, what, outcome)."""
+        if self._states is not None:
+            self._states.add_history(name, entry)
+
     def forget(self, name: str) -> None:
         """Drop what this container cached about the directory (after a rotation or a revoke)."""
         self._directories.forget(name)
@@ -82,9 +101,10 @@ class Accounts:
             del self._sessions[key]
 
     def session(self, name: str) -> AcmeSession:
-        """A session on the directory's current account, registering it first if the secret has none.
+        """A session on the directory's current account.
 
-        Raises DirectoryLost when the directory is marked lost.
+        Raises DirectoryLost when the directory is marked lost, and ConflictError when its secret has no
+        account (written outside acmevault): the issue worker may read credentials, never write them.
         """
         state = self.state(name)
         if state.lost:
@@ -97,14 +117,12 @@ class Accounts:
         if cached is not None:
             return cached
         if credential.needs_registration:
-            account_key = credential.account_key or generate_account_key()
-            session = self._open(credential, account_key)
-            credential = credential.with_account(account_key, session.register())
-            self._directories.put_current(name, credential)
-            log.info("ACME account registered", extra={"directory": name, "account_url": credential.account_url})
-        else:
-            assert credential.account_key is not None
-            session = self._open(credential, credential.account_key)
+            raise ConflictError(
+                f"directory {name!r} has no ACME account (its secret was written outside acmevault); register "
+                f"one with 'acmevault directory rotate {name} --url URL --eab-kid KID' (HMAC key on stdin)"
+            )
+        assert credential.account_key is not None
+        session = self._open(credential, credential.account_key)
         self._sessions[(name, credential.account_url, _fingerprint(credential.account_key))] = session
         return session
 

@@ -177,6 +177,22 @@ def directory_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def directory_policy(args: argparse.Namespace) -> int:
+    from .authorization import Caller
+    from .policy import DirectoryPolicy
+
+    policy = DirectoryPolicy.parse(
+        {"allowed_domains": args.allow_domain or [], "allowed_principals": args.allow_principal or []}
+    )
+    services = _services()
+    permit = services.gate.admin_only(Caller.operator(_actor()), "directory policy", args.name)
+    services.accounts.set_policy(args.name, policy, permit.caller.arn)  # noted in the directory's history
+    domains = ", ".join(policy.allowed_domains) or "any name (no --allow-domain given)"
+    principals = ", ".join(policy.allowed_principals) or "admins only (no --allow-principal given)"
+    print(f"directory {args.name}: names allowed: {domains}; used by: {principals}")
+    return 0
+
+
 def directory_revoke_previous(args: argparse.Namespace) -> int:
     from .rotation import complete_revocations
     from .services import rotation
@@ -193,6 +209,7 @@ def directory_revoke_previous(args: argparse.Namespace) -> int:
 
 
 def cert_put(args: argparse.Namespace) -> int:
+    from .authorization import Caller
     from .issuance import define_certificate
     from .model import CertificateSpec
 
@@ -209,7 +226,10 @@ def cert_put(args: argparse.Namespace) -> int:
             "profile": args.profile,
         },
     )
-    cert = define_certificate(spec, _services())
+    services = _services()
+    # The operator's own credentials: an admin for routes; the directory's allowed_domains still apply.
+    permit = services.gate.may_use_certificate(Caller.operator(_actor()), "cert put", spec.name, spec.directory)
+    cert = define_certificate(spec, services, permit)
     print(f"certificate {cert.spec.name} defined ({', '.join(cert.spec.domains)}); status {cert.state.status.value}")
     return 0
 
@@ -451,6 +471,20 @@ def build_parser() -> argparse.ArgumentParser:
     rev.add_argument("name")
     rev.add_argument("--reason", help="why, for the history and the alert (no secrets)")
     rev.set_defaults(run=directory_revoke)
+    pol = directory.add_parser(
+        "policy",
+        help="set who may use a directory, for which names (the whole policy each time)",
+        description="Replace the directory's policy. A name is allowed when it equals an --allow-domain or lies "
+        "under it (*.a.b counts as a.b); with no --allow-domain, any name. --allow-principal is an IAM ARN pattern "
+        "(fnmatch) of who besides the admins may use the directory's certificates through the API; an assumed-role "
+        "session matches as its role. With none, only admins may use it.",
+    )
+    pol.add_argument("name")
+    pol.add_argument("--allow-domain", action="append", metavar="DOMAIN", help="an allowed domain (repeatable)")
+    pol.add_argument(
+        "--allow-principal", action="append", metavar="ARN", help="an allowed principal ARN pattern (repeatable)"
+    )
+    pol.set_defaults(run=directory_policy)
     revp = directory.add_parser(
         "revoke-previous",
         help="revoke a replaced account's certificates whose replacements are served (the rotate function "

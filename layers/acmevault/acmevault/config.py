@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ValidationError
+from .policy import validate_principal_pattern
 
 SECRET_PREFIX_DEFAULT = "acmevault/directories/"  # noqa: S105 - a name prefix, not a secret
 
@@ -29,6 +30,10 @@ class Settings:
     rotation_lambda_arn: str | None = None
     rotation_schedule: str = "rate(90 days)"
     certcentral_secret: str | None = None
+    # Tenancy: ARN patterns of the admins (every route), and the CloudFormation stack whose ACM
+    # ownership tag (acmevault:stack) new imports carry; unset on the local stack's CLI: no stack tag.
+    admin_principals: tuple[str, ...] = ()
+    stack_name: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -58,7 +63,16 @@ class Settings:
             rotation_lambda_arn=env.get("ACMEVAULT_ROTATION_LAMBDA_ARN") or None,
             rotation_schedule=env.get("ACMEVAULT_ROTATION_SCHEDULE") or "rate(90 days)",
             certcentral_secret=env.get("ACMEVAULT_CERTCENTRAL_SECRET") or None,
+            admin_principals=_admins(env.get("ACMEVAULT_ADMIN_PRINCIPALS", "")),
+            stack_name=env.get("ACMEVAULT_STACK_NAME") or None,
         )
+
+
+def _admins(value: str) -> tuple[str, ...]:
+    try:
+        return tuple(validate_principal_pattern(p.strip()) for p in value.split(",") if p.strip())
+    except ValidationError as error:
+        raise ConfigurationError(f"environment variable ACMEVAULT_ADMIN_PRINCIPALS: {error.message}") from None
 
 
 @cache

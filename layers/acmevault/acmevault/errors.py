@@ -27,6 +27,17 @@ class ValidationError(AcmeVaultError):
         self.field = field
 
 
+class Forbidden(AcmeVaultError):
+    """The caller may not do this (a route for admins, a directory or a name its policy does not allow);
+    nothing was changed. ``field`` names what was refused: the route, the directory or the name."""
+
+    code = "forbidden"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class NotFoundError(AcmeVaultError):
     code = "not_found"
 

@@ -7,6 +7,11 @@ first answer back instead of a second order or revocation. Every error is
 ``{"error": code, "message": text}`` (with ``field`` for bad input), its status chosen
 by the error's class (``STATUS_BY_ERROR``), never by its text.
 
+Who may call which route is asked in one place: a directory route calls ``admin_only(name)``, a route
+on an existing certificate ``certificate_access(name)``; both answer 403 (``Forbidden``, audited) before
+anything is read from the body or changed. The names rule (allowed_domains) is the use case's
+(``define_certificate``), so it holds for the command line too.
+
 functions/api/app.py puts ``router`` in its resolver. The directory routes of the
 rotation work (POST /directories/{name}/rotate and /revoke) go on the same router,
 beside the other directory routes, with the same helpers; openapi.yaml lists every route
@@ -42,6 +47,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from . import services as composition
+from .authorization import Caller, Permit
 from .aws.clients import client
 from .config import settings
 from .errors import (
@@ -51,12 +57,14 @@ from .errors import (
     CaError,
     CertificateNotFound,
     ConflictError,
+    Forbidden,
     NotFoundError,
     UnavailableError,
     ValidationError,
 )
 from .issuance import define_certificate
-from .model import CREDENTIAL_FIELDS, CertificateSpec, DirectoryCredential, validate_name
+from .model import CREDENTIAL_FIELDS, Certificate, CertificateSpec, DirectoryCredential, validate_name
+from .policy import POLICY_FIELDS, DirectoryPolicy
 from .renewal import queue_renewal
 from .revocation import RevocationReason, delete_certificate, revoke_certificate
 from .rotation import NewCredential, directory_report, mark_lost, replace_credential, rotate_account_key
@@ -243,7 +251,8 @@ def run_once(action: Callable[[], dict[str, Any]], body: dict[str, Any], target:
     key = event.headers.get(IDEMPOTENCY_HEADER)
     if key is not None and not (1 <= len(key) <= 255 and key.isascii() and key.isprintable()):
         raise ValidationError(IDEMPOTENCY_HEADER, "must be 1-255 printable ASCII characters")
-    request = {"method": event.http_method, "path": event.path}
+    # The principal too: a replay answers only the caller who made the first request.
+    request = {"method": event.http_method, "path": event.path, "principal": _signed_arn()}
     if key is not None:
         data = {"scope": {**request, "key": key}, "payload": {"body": body}}
     else:
@@ -277,6 +286,7 @@ def run_once(action: Callable[[], dict[str, Any]], body: dict[str, Any], target:
 def put_directory(name: str) -> Response[Any]:
     """Vault a credential and register its ACME account at once (the HMAC key is never echoed)."""
     name = path_name(name)
+    permit = admin_only(name)
     query()
     body = json_body()
     credential = DirectoryCredential.parse(body)
@@ -284,6 +294,7 @@ def put_directory(name: str) -> Response[Any]:
 
     def vault() -> dict[str, Any]:
         services.accounts.vault(name, credential)
+        permit.record()
         return reply(HTTPStatus.CREATED, directory_view(name, services.directories), f"/directories/{name}")
 
     return run_once(vault, body)
@@ -291,16 +302,21 @@ def put_directory(name: str) -> Response[Any]:
 
 @router.get("/directories")
 def list_directories() -> dict[str, Any]:
+    """The directories the caller may use (every one, for an admin)."""
+    caller = _caller()
     query()
     no_body()
-    directories = composition.services().directories
-    return {"directories": [directory_view(name, directories) for name in directories.list()]}
+    services = composition.services()
+    visible = services.gate.may_see(caller)
+    names = [name for name in services.directories.list() if visible(name)]
+    return {"directories": [directory_view(name, services.directories) for name in names]}
 
 
 @router.get("/directories/<name>")
 def get_directory(name: str) -> dict[str, Any]:
-    """The public view, with the directory's state (lost or not), its last rotation and its history."""
+    """The public view, with the directory's state (lost or not), its policy, its last rotation and its history."""
     name = path_name(name)
+    composition.services().gate.may_read_directory(_caller(), _route(), name)
     query()
     no_body()
     return _directory_detail(name)
@@ -315,6 +331,8 @@ def rotate_directory(name: str) -> Response[Any]:
     one; its old account is deactivated and its certificates are queued for re-issue (and, with
     ``revoke_previous``, revoked once their replacements are served)."""
     name = path_name(name)
+    permit = admin_only(name)
+    actor = permit.caller.arn
     query()
     body = json_body(required=False, fields=ROTATE_FIELDS)
     revoke_previous, certcentral = body.get("revoke_previous", False), body.get("certcentral", False)
@@ -329,13 +347,14 @@ def rotate_directory(name: str) -> Response[Any]:
         request = NewCredential(DirectoryCredential.parse(given) if given else None, revoke_previous)
     elif revoke_previous:
         raise ValidationError("revoke_previous", "applies to a replaced credential (directory_url, eab_kid, ...)")
-    ctx, actor = composition.rotation(), _caller()
+    ctx = composition.rotation()
 
     def rotate() -> dict[str, Any]:
         if request is None:
             rotate_account_key(name, ctx, actor)
         else:
             replace_credential(name, request, ctx, actor)
+        permit.record()
         return reply(HTTPStatus.OK, _directory_detail(name), f"/directories/{name}")
 
     # A retry gets the first answer back; to rotate again within the hour, send a new Idempotency-Key.
@@ -346,18 +365,33 @@ def rotate_directory(name: str) -> Response[Any]:
 def revoke_directory(name: str) -> Response[Any]:
     """Mark the credential lost: its account is deactivated, nothing is issued from it, people are told."""
     name = path_name(name)
+    permit = admin_only(name)
+    actor = permit.caller.arn
     query()
     body = json_body(required=False, fields=("reason",))
     reason = body.get("reason")
     if reason is not None and (not isinstance(reason, str) or not reason.isprintable() or len(reason) > 200):
         raise ValidationError("reason", "must be printable text of at most 200 characters")
-    ctx, actor = composition.rotation(), _caller()
+    ctx = composition.rotation()
 
     def revoke() -> dict[str, Any]:
         mark_lost(name, ctx, actor, reason)
+        permit.record()
         return reply(HTTPStatus.OK, _directory_detail(name), f"/directories/{name}")
 
     return run_once(revoke, body)
+
+
+@router.put("/directories/<name>/policy")
+def put_directory_policy(name: str) -> dict[str, Any]:
+    """Replace the directory's whole policy: which names it may issue for, which principals may use it."""
+    name = path_name(name)
+    permit = admin_only(name)
+    query()
+    policy = DirectoryPolicy.parse(json_body(fields=POLICY_FIELDS))
+    services = composition.services()
+    services.accounts.set_policy(name, policy, permit.caller.arn)  # noted in the directory's history
+    return _directory_detail(name)
 
 
 def _directory_detail(name: str) -> dict[str, Any]:
@@ -365,10 +399,41 @@ def _directory_detail(name: str) -> dict[str, Any]:
     return {**view, **directory_report(name, composition.rotation())}
 
 
-def _caller() -> str:
-    """The IAM principal that signed the request (API Gateway's AWS_IAM authorizer checked it)."""
-    identity = router.current_event.request_context.identity
-    return str(identity.user_arn or identity.caller or "unknown IAM caller")
+# -- who is asking ---------------------------------------------------------------------------------
+
+
+def _signed_arn() -> str | None:
+    """The ARN of the IAM principal that signed the request (API Gateway's AWS_IAM authorizer checked it)."""
+    context = router.current_event.raw_event.get("requestContext") or {}
+    identity = context.get("identity") if isinstance(context, dict) else None
+    arn = identity.get("userArn") if isinstance(identity, dict) else None
+    return arn if isinstance(arn, str) and arn else None
+
+
+def _caller() -> Caller:
+    """Who is asking, admin or not; a request without an identity is refused (403)."""
+    return Caller.signed(_signed_arn(), settings().admin_principals)
+
+
+def _route() -> str:
+    event = router.current_event
+    context = event.raw_event.get("requestContext") or {}
+    return f"{event.http_method} {context.get('resourcePath') or event.resource or event.path}"
+
+
+def admin_only(directory: str) -> Permit:
+    """A directory route's permit, if the caller is an admin; otherwise 403 (audited in the directory's
+    history). The route calls ``permit.record()`` once it has made its change."""
+    return composition.services().gate.admin_only(_caller(), _route(), directory)
+
+
+def certificate_access(name: str) -> tuple[Permit, Certificate]:
+    """A route on the existing certificate ``name``: its permit and the certificate, if its directory allows
+    the caller (admins always); otherwise 403, audited. A change calls ``permit.record()`` once it is made."""
+    caller = _caller()
+    services = composition.services()
+    cert = services.certificates.get(name)
+    return services.gate.may_use_certificate(caller, _route(), name, cert.spec.directory), cert
 
 
 # -- certificates ----------------------------------------------------------------------------------
@@ -376,21 +441,31 @@ def _caller() -> str:
 
 @router.put("/certificates/<name>")
 def put_certificate(name: str) -> Response[Any]:
-    """Create a certificate spec (201) or change one (200); the next sweep issues a new one."""
+    """Create a certificate spec (201) or change one (200); the next sweep issues a new one.
+
+    The caller must be allowed by the directory the certificate uses now and the one it names; moving it
+    to another directory is for admins."""
     name = path_name(name)
+    caller, route = _caller(), _route()
+    services = composition.services()
+    try:
+        current: Certificate | None = services.certificates.get(name)
+    except CertificateNotFound:
+        current = None
+    if current is not None:
+        services.gate.may_use_certificate(caller, route, name, current.spec.directory)
     query()
     body = json_body()
     if "name" in body and body["name"] != name:
         raise ValidationError("name", "differs from the name in the path")
     spec = CertificateSpec.parse(name, body)
-    services = composition.services()
-    try:
-        existing: dict[str, Any] | None = services.certificates.get(name).spec.to_dict()
-    except CertificateNotFound:
-        existing = None
+    if current is not None:
+        services.gate.may_move_certificate(caller, route, name, current.spec.directory, spec.directory)
+    permit = services.gate.may_use_certificate(caller, route, name, spec.directory)
+    existing = None if current is None else current.spec.to_dict()
 
     def define() -> dict[str, Any]:
-        cert = define_certificate(spec, services)
+        cert = define_certificate(spec, services, permit)
         status = HTTPStatus.OK if existing is not None else HTTPStatus.CREATED
         return reply(status, certificate_view(cert), f"/certificates/{name}")
 
@@ -399,7 +474,8 @@ def put_certificate(name: str) -> Response[Any]:
 
 @router.get("/certificates")
 def list_certificates() -> dict[str, Any]:
-    """One page in name order; pass ``next`` back as ``after`` for the following page."""
+    """One page in name order of the certificates the caller may see; pass ``next`` back as ``after``."""
+    caller = _caller()
     parameters = query("limit", "after")
     no_body()
     limit_text = parameters.get("limit", str(DEFAULT_LIMIT))
@@ -408,23 +484,45 @@ def list_certificates() -> dict[str, Any]:
     after = parameters.get("after")
     if after is not None:
         validate_name(after[:100], "after")
-    page, following = composition.services().certificates.list(limit=int(limit_text), after=after)
+    page, following = _visible_page(caller, int(limit_text), after)
     return {"certificates": [certificate_view(cert) for cert in page], "next": following}
+
+
+def _visible_page(caller: Caller, limit: int, after: str | None) -> tuple[list[Certificate], str | None]:
+    """Up to ``limit`` certificates the caller may see, after ``after``, and the name to continue after
+    (None at the end). Pages of the table are read until the page is full or the table ends."""
+    services = composition.services()
+    visible = services.gate.may_see(caller)
+    shown: list[Certificate] = []
+    cursor = after
+    while True:
+        page, following = services.certificates.list(limit=limit, after=cursor)
+        for index, cert in enumerate(page):
+            cursor = cert.spec.name
+            if visible(cert.spec.directory):
+                shown.append(cert)
+            if len(shown) == limit:
+                more = index < len(page) - 1 or following is not None
+                return shown, cursor if more else None
+        if following is None:
+            return shown, None
+        cursor = following
 
 
 @router.get("/certificates/<name>")
 def get_certificate(name: str) -> dict[str, Any]:
     name = path_name(name)
+    _, cert = certificate_access(name)
     query()
     no_body()
-    certificates = composition.services().certificates
-    return {**certificate_view(certificates.get(name)), "history": certificates.history(name)}
+    return {**certificate_view(cert), "history": composition.services().certificates.history(name)}
 
 
 @router.delete("/certificates/<name>")
 def delete_certificate_route(name: str) -> dict[str, Any]:
     """Stop managing a certificate; ``?revoke=true&reason=R`` revokes what it serves first."""
     name = path_name(name)
+    permit, _ = certificate_access(name)
     parameters = query("revoke", "reason")
     no_body()
     revoke = parameters.get("revoke", "false")
@@ -436,6 +534,7 @@ def delete_certificate_route(name: str) -> dict[str, Any]:
     elif "reason" in parameters:
         raise ValidationError("reason", "is given only with revoke=true")
     revoked = delete_certificate(name, composition.services(), reason)
+    permit.record()
     return {
         "name": name,
         "deleted": True,
@@ -448,12 +547,14 @@ def delete_certificate_route(name: str) -> dict[str, Any]:
 def renew_certificate(name: str) -> Response[Any]:
     """Renew now, due or not: queued for the issue worker (202); poll the certificate for a new serial."""
     name = path_name(name)
+    permit, _ = certificate_access(name)
     query()
     body = json_body(required=False, fields=())
     services = composition.services()
 
     def renew() -> dict[str, Any]:
         current = queue_renewal(name, services, composition.queue())
+        permit.record()
         where = f"/certificates/{name}"
         answer = {
             "name": name,
@@ -471,14 +572,16 @@ def renew_certificate(name: str) -> Response[Any]:
 def revoke_certificate_route(name: str) -> Response[Any]:
     """Revoke at the CA with an RFC 5280 reason; the record, S3 and ACM copies are marked revoked."""
     name = path_name(name)
+    permit, cert = certificate_access(name)
     query()
     body = json_body(fields=("reason",))
     reason = RevocationReason.parse(body.get("reason"))
     services = composition.services()
-    serial = services.certificates.get(name).state.serial
+    serial = cert.state.serial
 
     def revoke() -> dict[str, Any]:
         revoked = revoke_certificate(name, reason, services)
+        permit.record()
         view = {**certificate_view(revoked), "revocation": {"reason": reason.value, "code": reason.code}}
         return reply(HTTPStatus.OK, view)
 
@@ -493,6 +596,7 @@ STATUS_BY_ERROR: tuple[tuple[type[AcmeVaultError], HTTPStatus], ...] = (
     (UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
     (IdempotencyKeyReused, HTTPStatus.UNPROCESSABLE_ENTITY),
     (ValidationError, HTTPStatus.BAD_REQUEST),
+    (Forbidden, HTTPStatus.FORBIDDEN),
     (NotFoundError, HTTPStatus.NOT_FOUND),
     (ConflictError, HTTPStatus.CONFLICT),
     (UnavailableError, HTTPStatus.SERVICE_UNAVAILABLE),
@@ -520,7 +624,7 @@ def acmevault_error(error: AcmeVaultError) -> Response[Any]:
     status = status_for(error)
     body: dict[str, Any] = {"error": error.code, "message": error.message}
     headers = {}
-    if isinstance(error, ValidationError):
+    if isinstance(error, (ValidationError, Forbidden)):
         body["field"] = error.field
     if isinstance(error, UnavailableError):
         headers["Retry-After"] = str(max(1, math.ceil(error.retry_after or RETRY_AFTER_SECONDS)))

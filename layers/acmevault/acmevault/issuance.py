@@ -33,8 +33,16 @@ from cryptography import x509
 from . import ari
 from .accounts import Accounts
 from .acme_session import AcmeSession, Order
+from .authorization import Gate, Permit
 from .aws.s3 import prefix_for
-from .errors import AcmeVaultError, AuthorizationRequired, OutOfTime, UnavailableError
+from .errors import (
+    AcmeVaultError,
+    AuthorizationRequired,
+    CertificateNotFound,
+    ConflictError,
+    OutOfTime,
+    UnavailableError,
+)
 from .keys import CertificateBundle, build_csr, generate_private_key, load_private_key, private_key_pem
 from .model import (
     Certificate,
@@ -73,11 +81,36 @@ class Services:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     rng: random.Random = field(default_factory=random.Random)
 
+    @property
+    def gate(self) -> Gate:
+        """Authorization decisions over these services, each written to the audit history."""
+        return Gate(self.accounts, self.certificates, self.accounts, self.clock)
 
-def define_certificate(spec: CertificateSpec, services: Services) -> Certificate:
-    """Create or change a certificate spec; its directory must exist."""
+
+def define_certificate(spec: CertificateSpec, services: Services, permit: Permit | None = None) -> Certificate:
+    """Create or change a certificate spec; its directory must exist.
+
+    Refused (Forbidden), for everyone, when a name lies outside the directory's allowed_domains; refused
+    (ConflictError) when the key type of an issued certificate would change: ACM keeps an ARN's key type.
+    Whether the caller may use the directory at all was asked before (``Gate``, giving the ``permit``);
+    the permit is recorded in the audit history as the spec is written.
+    """
     services.accounts.require(spec.directory)
-    return services.certificates.put_spec(spec, services.clock())
+    caller, route = (permit.caller, permit.route) if permit else (None, "define")
+    services.gate.check_names(caller, route, spec.name, spec.directory, spec.domains)
+    try:
+        existing: Certificate | None = services.certificates.get(spec.name)
+    except CertificateNotFound:
+        existing = None
+    if existing is not None and existing.state.serial is not None and existing.spec.key_type != spec.key_type:
+        raise ConflictError(
+            f"certificate {spec.name!r} was issued with key_type {existing.spec.key_type.value}, and ACM keeps "
+            f"an ARN's key type: define a new certificate (another name) for {spec.key_type.value}"
+        )
+    defined = services.certificates.put_spec(spec, services.clock())
+    if permit is not None:
+        permit.record()
+    return defined
 
 
 def is_due(cert: Certificate, now: datetime) -> bool:
@@ -125,6 +158,8 @@ def _issue(current: Certificate, services: Services, deadline: float) -> Certifi
     log.info("issuing certificate", extra={"certificate": spec.name, "domains": len(spec.domains)})
     record = Record(current, services)
     try:
+        # A policy narrowed since the spec was defined stops the next issuance, not only the next PUT.
+        services.gate.check_names(None, "issue", spec.name, spec.directory, spec.domains)
         session = services.accounts.session(spec.directory)
         bundle = obtain_certificate(session, record, deadline)
         issued = publish_certificate(record, bundle, session)

@@ -29,6 +29,9 @@ REGION = "us-east-1"
 EAB_KIDS = ("kid-1", "kid-2", "kid-3")
 DEMO_ZONES = ("example.com", "example.org")
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# The local stack's admins: moto's default caller (the CLI's identity here) and the operator role the
+# sample API events in events/ are signed by, so `make demo` and `acmevault local invoke` work as they are.
+LOCAL_ADMINS = ("arn:aws:sts::123456789012:user/moto", "arn:aws:iam::123456789012:role/pki-operator")
 
 
 def _port_free(port: int) -> bool:
@@ -364,6 +367,8 @@ class LocalStack:
             "ACMEVAULT_QUEUE_URL": queue,
             "ACMEVAULT_ACM_REGIONS": REGION,
             "ACMEVAULT_ALERT_TOPIC_ARN": topic,
+            "ACMEVAULT_ADMIN_PRINCIPALS": ",".join(LOCAL_ADMINS),
+            "ACMEVAULT_STACK_NAME": self.name,
             "ACMEVAULT_LOCAL_ALERTS_QUEUE_URL": alerts_inbox[0],
             "ACMEVAULT_LOCAL_EVENTS_QUEUE_URL": events_inbox[0],
             "ACMEVAULT_LOCAL_DIRECTORY_URL": self.directory_url,

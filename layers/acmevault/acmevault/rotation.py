@@ -195,13 +195,15 @@ def revoke_replaced(certificate: str, ctx: RotationServices) -> list[str]:
 
 
 def directory_report(name: str, ctx: RotationServices, history: int = 20) -> dict[str, Any]:
-    """Status, the last rotation and the audit history of a directory: what GET /directories/{name}
-    and `directory show` add to the credential's public view. No secret in it."""
+    """Status, access policy, the last rotation and the audit history of a directory: what
+    GET /directories/{name} and `directory show` add to the credential's public view. No secret in it."""
     state = ctx.records.state(name)
     rotation = ctx.records.rotation(name)
+    policy = ctx.records.policy(name)
     waiting = [e["certificate"] for e in ctx.records.revocations(name) if e.get("state") == "waiting"]
     return {
         "state": state.status.value,
+        "policy": policy.to_dict() if policy else None,
         "marked_lost": (
             {"at": state.changed_at.isoformat() if state.changed_at else None, "by": state.changed_by}
             if state.lost

@@ -38,7 +38,7 @@ def build(config: Settings) -> Services:
         ),
         certificates=CertificateTable(config.table_name, config.region),
         dns=Route53Dns(),
-        acm=AcmImporter(),
+        acm=AcmImporter(config.stack_name),
         files=S3Store(config.bucket_name, config.kms_key_id, config.region),
         events=EventBridgeEvents(config.event_bus, config.region),
         alerts=SnsAlerts(config.alert_topic_arn, config.region),

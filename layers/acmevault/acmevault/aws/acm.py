@@ -12,9 +12,14 @@ from .clients import client, error_code, translated
 
 log = logging.getLogger(__name__)
 REVOKED_TAG = "acmevault:revoked"
+CERTIFICATE_TAG = "acmevault:certificate"
+STACK_TAG = "acmevault:stack"  # the ownership tag: a stack's IAM policy replaces only its own certificates
 
 
 class AcmImporter:
+    def __init__(self, stack: str | None = None) -> None:
+        self._stack = stack
+
     def import_certificate(self, region: str, name: str, bundle: CertificateBundle, arn: str | None) -> str:
         """Import the bundle with its full chain; with ``arn``, replace that certificate in place.
 
@@ -39,7 +44,10 @@ class AcmImporter:
                         "ACM certificate was deleted outside acmevault; importing anew",
                         extra={"certificate": name, "region": region, "arn": arn},
                     )
-            tags = [{"Key": "acmevault:certificate", "Value": name}]
+            # Tags only on the first import: ACM refuses them on a re-import (CertificateArn given).
+            tags = [{"Key": CERTIFICATE_TAG, "Value": name}]
+            if self._stack:
+                tags.append({"Key": STACK_TAG, "Value": self._stack})
             return str(acm.import_certificate(Tags=tags, **args)["CertificateArn"])
 
     def mark_revoked(self, region: str, arn: str, reason: str) -> None:

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from ..errors import ConflictError
 from ..model import DirectoryState, DirectoryStatus, Rotation, RotationKind
+from ..policy import DirectoryPolicy
 from .clients import client, error_code, translated
 from .items import deserialize, iso, parse_time, to_item
 
@@ -136,6 +137,32 @@ class DirectoryRecords:
                 UpdateExpression=expression,
                 ExpressionAttributeNames={f"#{k}": k for k in values},
                 ExpressionAttributeValues=to_item({f":{k}": v for k, v in present.items()}),
+            )
+
+    # -- access policy ------------------------------------------------------------------------
+
+    def policy(self, name: str) -> DirectoryPolicy | None:
+        """The directory's policy; None when it has none (then only admins may use it)."""
+        with translated(f"reading the policy of directory {name!r}"):
+            response = self._ddb.get_item(
+                TableName=self.table_name,
+                Key=to_item({"pk": DIR_PK, "sk": name}),
+                ConsistentRead=True,
+                ProjectionExpression="#p",
+                ExpressionAttributeNames={"#p": "policy"},
+            )
+        data = _plain(response.get("Item", {})).get("policy")
+        return None if data is None else DirectoryPolicy.parse(data)
+
+    def set_policy(self, name: str, policy: DirectoryPolicy) -> None:
+        """Replace the whole policy (the directory's other attributes are left as they are)."""
+        with translated(f"storing the policy of directory {name!r}"):
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=to_item({"pk": DIR_PK, "sk": name}),
+                UpdateExpression="SET #p = :p",
+                ExpressionAttributeNames={"#p": "policy"},
+                ExpressionAttributeValues=to_item({":p": policy.to_dict()}),
             )
 
     # -- the rotation in progress (or the last one) -------------------------------------------
