@@ -17,6 +17,7 @@ HMAC = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"  # made up, well-formed
     ("error", "status"),
     [
         (errors.ValidationError("domains", "bad"), 400),
+        (errors.Forbidden("name", "not allowed"), 403),
         (PayloadTooLarge("body", "too big"), 413),
         (UnsupportedMediaType("Content-Type", "not JSON"), 415),
         (IdempotencyKeyReused("Idempotency-Key", "reused"), 422),

@@ -107,7 +107,7 @@ def test_every_reference_in_the_document_resolves():
         assert node, ref
 
 
-@pytest.mark.parametrize("status", ["400", "500", "503"])
+@pytest.mark.parametrize("status", ["400", "403", "500", "503"])
 def test_every_operation_documents_its_errors(status):
     for path, item in _document()["paths"].items():
         for method in (m for m in item if m in METHODS):
