@@ -81,7 +81,7 @@ def test_an_assumed_role_session_acts_as_its_role(arn, role):
         (TEAM_A_SESSION, f"arn:aws:sts::{ACCOUNT}:assumed-role/team-a-deploy/bob*", False),
         (TEAM_A_SESSION, f"arn:aws:iam::{ACCOUNT}:role/team-b-*", False),
         (TEAM_A_SESSION, f"arn:aws:iam::{ACCOUNT}:role/Team-A-*", False),  # case-sensitive, as IAM ARNs are
-        (TEAM_A_SESSION, f"arn:aws:iam::210987654321:role/team-a-*", False),  # another account
+        (TEAM_A_SESSION, "arn:aws:iam::210987654321:role/team-a-*", False),  # another account
         (TEAM_A_SESSION, f"arn:aws:iam::{ACCOUNT}:role/teams/team-a-deploy", True),  # a path: a session has none
         (f"arn:aws:iam::{ACCOUNT}:role/x-team-a-deploy", f"arn:aws:iam::{ACCOUNT}:role/team-a-*", False),
         (f"arn:aws:iam::{ACCOUNT}:user/team-a-deploy", f"arn:aws:iam::{ACCOUNT}:role/team-a-*", False),  # a user
