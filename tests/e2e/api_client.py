@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 KEEP: Any = object()
 NEVER_SHOWN = {"eab_hmac_key", "account_key", "private_key", "privkey"}
+NO_IDENTITY: Any = object()  # a request whose requestContext has no identity at all
 
 
 @dataclass
@@ -54,10 +55,13 @@ def event(
     query: Any = KEEP,
     raw_query: dict[str, list[str]] | None = None,
     base64_body: bytes | None = None,
+    principal: Any = KEEP,
 ) -> dict[str, Any]:
     """The sample event ``file`` with the {name} in its path replaced, and any part swapped.
 
-    ``body``: a dict or list is sent as JSON, a str as it is, None as no body.
+    ``body``: a dict or list is sent as JSON, a str as it is, None as no body. ``principal``: the ARN
+    the request is signed as (the samples are the admin operator's session); None signs with no
+    userArn, NO_IDENTITY leaves requestContext without an identity.
     """
     e = copy.deepcopy(sample(file))
     if name is not None:
@@ -89,7 +93,25 @@ def event(
     if raw_query is not None:
         e["queryStringParameters"] = {k: v[-1] for k, v in raw_query.items()}
         e["multiValueQueryStringParameters"] = raw_query
+    if principal is NO_IDENTITY:
+        del e["requestContext"]["identity"]
+    elif principal is not KEEP:
+        e["requestContext"]["identity"].update(signed_as(principal))
     return e
+
+
+def signed_as(arn: str | None) -> dict[str, Any]:
+    """The identity API Gateway's AWS_IAM authorizer puts in an event signed by ``arn``: an IAM user
+    (AIDA... id), an assumed-role session (AROA...:session, a temporary ASIA... key), or none."""
+    if arn is None:
+        return {"userArn": None, "caller": None, "user": None, "accountId": None, "accessKey": None}
+    account, resource = arn.split(":")[4], arn.split(":", 5)[5]
+    if resource.startswith("assumed-role/"):
+        role, session = resource.split("/")[1:3]
+        caller, key = f"AROA{role.upper().replace('-', '')[:12]}:{session}", "ASIAEXAMPLETEMPORARY"
+    else:
+        caller, key = f"AIDA{resource.rsplit('/', 1)[-1].upper().replace('-', '')[:12]}", "AKIAEXAMPLELONGTERM"
+    return {"userArn": arn, "caller": caller, "user": caller, "accountId": account, "accessKey": key}
 
 
 def _keys(value: Any) -> set[str]:

@@ -88,7 +88,7 @@ class Permit:
         try:
             self.gate.note(self.history, self.name, self.caller, self.route, ALLOWED, **facts)
         except AcmeVaultError:
-            log.exception("allowed change not recorded", extra={"route": self.route, "name": self.name})
+            log.exception("allowed change not recorded", extra={"route": self.route, "target": self.name})
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,6 @@ class Gate:
             self.note(history, name, caller, route, REFUSED, reason=message)
         except AcmeVaultError:
             # The refusal stands even when it cannot be written down; the log has it.
-            log.exception("refusal not recorded", extra={"route": route, "name": name})
-        log.info("refused", extra={"route": route, "name": name, "actor": caller.arn if caller else None})
+            log.exception("refusal not recorded", extra={"route": route, "target": name})
+        log.info("refused", extra={"route": route, "target": name, "actor": caller.arn if caller else None})
         raise Forbidden(field, message)
