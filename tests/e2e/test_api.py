@@ -502,13 +502,14 @@ def test_every_route_answers_its_sample_event(stack, cli, unique, queue):
     body = json.loads(sample("api-put-directory.json")["body"])
     body.update(directory_url=stack.directory_url, eab_hmac_key=stack.hmac(body["eab_kid"]))
     put_body = json.loads(sample("api-put-certificate.json")["body"]) | {"directory": directory}
-    put_body["domains"] = [f"{cert}.example.com"]
+    put_body["domains"] = [f"{cert}.team-a.example.com"]  # inside the sample policy's allowed_domains
     rotate = json.loads(sample("api-post-directory-rotate.json")["body"])
     rotate.update(directory_url=stack.directory_url, eab_hmac_key=stack.hmac(rotate["eab_kid"]))
     steps = [
         ("api-put-directory.json", event("api-put-directory.json", name=directory, body=body), 201),
         ("api-get-directories.json", event("api-get-directories.json"), 200),
         ("api-get-directory.json", event("api-get-directory.json", name=directory), 200),
+        ("api-put-directory-policy.json", event("api-put-directory-policy.json", name=directory), 200),
         ("api-post-directory-rotate.json", event("api-post-directory-rotate.json", name=directory, body=rotate), 200),
         ("api-put-certificate.json", event("api-put-certificate.json", name=cert, body=put_body), 201),
         ("api-get-certificates.json", event("api-get-certificates.json"), 200),

@@ -659,3 +659,23 @@ def test_the_cli_sets_and_shows_a_policy(stack, cli, world):
     assert json.loads(shown.out)["policy"] == {"allowed_domains": ["team-c.example.com"], "allowed_principals": [role]}
     refused = cli("directory", "policy", directory, "--allow-principal", "*")
     assert refused.code == 2 and "allowed_principals" in refused.err
+
+
+def test_a_narrowed_policy_stops_the_next_issuance_of_names_it_no_longer_allows(stack, cli, world):
+    # GIVEN a certificate defined while its directory allowed its name, and then the policy narrowed
+    directory, name = f"narrow-{world.tag}", f"narrowed-{world.tag}"
+    body = json.loads(sample("api-put-directory.json")["body"])
+    body.update(directory_url=stack.directory_url, eab_kid="kid-1", eab_hmac_key=stack.hmac("kid-1"))
+    assert call(stack, as_(ADMIN, "api-put-directory.json", name=directory, body=body)).status == 201
+    assert call(stack, put_policy(ADMIN, directory, ["old.example.com"], [])).status == 200
+    assert call(stack, put_cert(ADMIN, name, directory, [f"www-{world.tag}.old.example.com"])).status == 201
+    assert call(stack, put_policy(ADMIN, directory, ["new.example.com"], [])).status == 200
+    before = state(stack)
+    # WHEN the worker comes to issue it
+    result = cli("cert", "issue", name)
+    # THEN nothing is ordered, imported or written; the record says why
+    assert result.code == 1 and "not inside the allowed domains" in result.err
+    after = state(stack)
+    assert (after["acm"], after["s3"], after["secrets"]) == (before["acm"], before["s3"], before["secrets"])
+    shown = call(stack, as_(ADMIN, "api-get-certificate.json", name=name)).body
+    assert shown["serial"] is None and "not inside the allowed domains" in shown["last_error"]
