@@ -645,6 +645,13 @@ def test_the_cli_is_held_to_the_directorys_domains_too(stack, cli, world):
     assert state(stack) == before
     new = [entry for key, entry in audit(stack).items() if key not in history_before]
     assert [(e["outcome"], e["via"]) for e in new] == [("refused", "cli")]
+    # inside them, the operator's change is made and audited with the operator's AWS principal
+    name = f"cli-{world.tag}"
+    assert cli("cert", "put", name, "-d", world.domain("a", "cli"), "--directory", world.dir_a).code == 0
+    assert cli("cert", "delete", name).code == 0
+    entries = [e for e in audit(stack).values() if e["pk"] == f"HIST#{name}" and e.get("outcome") == "allowed"]
+    assert sorted(e["route"] for e in entries) == ["cert delete", "cert put"]
+    assert all(e["actor"].startswith(f"arn:aws:sts::{ACCOUNT}:user/moto") and e["via"] == "cli" for e in entries)
 
 
 def test_the_cli_sets_and_shows_a_policy(stack, cli, world):

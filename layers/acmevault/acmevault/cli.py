@@ -208,8 +208,14 @@ def directory_revoke_previous(args: argparse.Namespace) -> int:
 # -- cert --------------------------------------------------------------------------------------
 
 
-def cert_put(args: argparse.Namespace) -> int:
+def _permit(name: str, directory: str, route: str) -> Any:
+    """The operator's permit on a certificate: the CLI is an admin; recorded in its history once the change is made."""
     from .authorization import Caller
+
+    return _services().gate.may_use_certificate(Caller.operator(_actor()), route, name, directory)
+
+
+def cert_put(args: argparse.Namespace) -> int:
     from .issuance import define_certificate
     from .model import CertificateSpec
 
@@ -226,10 +232,8 @@ def cert_put(args: argparse.Namespace) -> int:
             "profile": args.profile,
         },
     )
-    services = _services()
     # The operator's own credentials: an admin for routes; the directory's allowed_domains still apply.
-    permit = services.gate.may_use_certificate(Caller.operator(_actor()), "cert put", spec.name, spec.directory)
-    cert = define_certificate(spec, services, permit)
+    cert = define_certificate(spec, _services(), _permit(spec.name, spec.directory, "cert put"))
     print(f"certificate {cert.spec.name} defined ({', '.join(cert.spec.domains)}); status {cert.state.status.value}")
     return 0
 
@@ -306,7 +310,9 @@ def cert_delete(args: argparse.Namespace) -> int:
     from .revocation import RevocationReason, delete_certificate
 
     reason = None if args.revoke is None else RevocationReason.parse(args.revoke, "--revoke")
+    permit = _permit(args.name, _services().certificates.get(args.name).spec.directory, "cert delete")
     revoked = delete_certificate(args.name, _services(), reason)
+    permit.record()
     if revoked is not None:
         print(f"certificate {args.name}: serial {revoked.state.serial} revoked ({args.revoke})")
     print(f"certificate {args.name} is no longer managed (ACM and S3 copies are left in place)")
@@ -317,7 +323,9 @@ def cert_revoke(args: argparse.Namespace) -> int:
     from .revocation import RevocationReason, revoke_certificate
 
     reason = RevocationReason.parse(args.reason, "--reason")
+    permit = _permit(args.name, _services().certificates.get(args.name).spec.directory, "cert revoke")
     revoked = revoke_certificate(args.name, reason, _services())
+    permit.record()
     print(
         f"certificate {args.name}: serial {revoked.state.serial} revoked at the CA ({reason.value}, "
         f"RFC 5280 code {reason.code}); the ACM and S3 copies are marked; 'acmevault cert issue {args.name}' "
