@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from acmevault.issuance import issue_certificate
+from acmevault.services import services
 
 from tests.e2e.api_client import NO_IDENTITY, Reply, call, event, sample
 from tests.e2e.test_api import pebble_status
@@ -90,9 +92,6 @@ def world(stack: Any) -> World:
     ):
         created = call(stack, put_cert(principal, cert, directory, [w.domain(team, cert)]))
         assert created.status == 201, created.body
-    from acmevault.issuance import issue_certificate
-    from acmevault.services import services
-
     w.serial_a = str(issue_certificate(w.issued_a, services(), time.monotonic() + 120).state.serial)
     return w
 
@@ -105,9 +104,10 @@ def _items(stack: Any) -> list[dict[str, Any]]:
     return [item for page in pages for item in page["Items"]]
 
 
-def state(stack: Any) -> dict[str, Any]:
+def state(stack: Any, world: World | None = None) -> dict[str, Any]:
     """Everything a request could change except the audit history: table items, secret versions, ACM
-    certificates, S3 object versions, messages in the issue queue."""
+    certificates, S3 object versions, messages in the issue queue, and (given the world) the orders
+    Pebble lists for each of its directories' accounts."""
     items = _items(stack)
     sm, acm, s3, sqs = (stack.aws(s) for s in ("secretsmanager", "acm", "s3", "sqs"))
     secrets = {
@@ -129,7 +129,10 @@ def state(stack: Any) -> dict[str, Any]:
         QueueUrl=stack.env["ACMEVAULT_QUEUE_URL"],
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
+    directories = (world.dir_a, world.dir_b, world.dir_n) if world else ()
+    orders = {d: sorted(services().accounts.session(d).order_urls()) for d in directories}
     return {
+        "orders": orders,
         "items": sorted(repr(i) for i in items if not i["pk"]["S"].startswith(HISTORY_PREFIXES)),
         "secrets": secrets,
         "acm": certificates,
@@ -464,7 +467,7 @@ REFUSALS = [
 @pytest.mark.parametrize("case", REFUSALS, ids=lambda c: c.label)
 def test_a_refusal_is_403_naming_what_was_refused_and_changes_nothing_but_the_audit(stack, world, quiet_queue, case):
     # GIVEN the state of everything a request could change, and the audit history
-    before, history_before = state(stack), audit(stack)
+    before, history_before = state(stack, world), audit(stack)
     # WHEN the request is made, signed as the case's principal
     reply = call(stack, case.request(world))
     # THEN it is refused, naming what, and nothing changed
@@ -472,7 +475,7 @@ def test_a_refusal_is_403_naming_what_was_refused_and_changes_nothing_but_the_au
     assert reply.body["error"] == "forbidden"
     assert reply.body["field"] == case.field
     assert case.says in reply.body["message"]
-    assert state(stack) == before
+    assert state(stack, world) == before
     # AND the refusal, with the principal, is the only new audit entry (a request without identity has none)
     new = [entry for key, entry in audit(stack).items() if key not in history_before]
     if case.audited_in is None:
@@ -487,17 +490,18 @@ def test_a_refusal_is_403_naming_what_was_refused_and_changes_nothing_but_the_au
 
 def test_revocations_refused_leave_the_certificate_valid_at_the_ca(stack, world):
     assert pebble_status(stack, world.serial_a)["Status"] == "Valid"
+    assert state(stack, world)["orders"][world.dir_a], "the snapshot must see team A's order at Pebble"
 
 
 @pytest.mark.parametrize("principal", [TEAM_A, ADMIN])
 def test_the_key_type_of_an_issued_certificate_cannot_change(stack, world, quiet_queue, principal):
-    before, history_before = state(stack), audit(stack)
+    before, history_before = state(stack, world), audit(stack)
     request = put_cert(principal, world.issued_a, world.dir_a, [world.domain("a", world.issued_a)], key_type="rsa-2048")
     reply = call(stack, request)
     assert reply.status == 409, reply.body
     assert reply.body["error"] == "conflict"
     assert "define a new certificate" in reply.body["message"]
-    assert state(stack) == before and audit(stack) == history_before
+    assert state(stack, world) == before and audit(stack) == history_before
 
 
 # -- what each may do ------------------------------------------------------------------------------
