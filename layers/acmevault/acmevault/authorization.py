@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from .errors import AcmeVaultError, Forbidden
 from .policy import DirectoryPolicy, principal_allowed
@@ -173,7 +173,9 @@ class Gate:
         }
         history.add_history(name, entry)
 
-    def _refuse(self, history: History, name: str, caller: Caller | None, route: str, field: str, message: str) -> None:
+    def _refuse(
+        self, history: History, name: str, caller: Caller | None, route: str, field: str, message: str
+    ) -> NoReturn:
         try:
             self.note(history, name, caller, route, REFUSED, reason=message)
         except AcmeVaultError:
