@@ -30,7 +30,8 @@ test: setup
 	$(BIN)/pytest
 
 # The reliability suite (tests/reliability) with its full counts: 200 issuances under CA faults, AWS
-# faults, 50 workers killed mid-order; the report table prints at the end. `make test` runs it reduced.
+# faults, 50 workers killed mid-order, 50 specs changed mid-issuance, 50 renewals with one ACM region
+# failing, 100 messages delivered 1-3 times; the report table prints at the end. `make test` runs it reduced.
 reliability: setup
 	ACMEVAULT_RELIABILITY=full $(BIN)/pytest tests/reliability -q
 

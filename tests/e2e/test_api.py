@@ -296,7 +296,7 @@ def test_renew_queues_one_message_and_the_worker_issues_it(stack, directory, uni
     assert reply.header("Location") == f"/prod/certificates/{name}"
     assert reply.body["poll"] == f"/prod/certificates/{name}" and reply.body["queued"] is True
     bodies = work_queue(stack, sqs, url)
-    assert bodies == [{"certificate": name, "reason": "on-demand"}]
+    assert bodies == [{"certificate": name, "reason": "on-demand", "requested_serial": None}]
     # and the worker issued it; the history says who asked
     shown = get_certificate(stack, name)
     assert shown.body["status"] == "issued" and shown.body["serial"]
@@ -312,12 +312,12 @@ def test_the_same_renew_twice_queues_one_message(stack, directory, unique, queue
     assert first.header("Idempotent-Replayed") is None
     assert second.header("Idempotent-Replayed") == "true"
     assert second.body == first.body
-    assert drain(sqs, url) == [{"certificate": name, "reason": "on-demand"}]
+    assert drain(sqs, url) == [{"certificate": name, "reason": "on-demand", "requested_serial": None}]
     # a new Idempotency-Key is a new request: the caller asked for a second renewal on purpose
     third = renew(stack, name, headers={"Idempotency-Key": f"again-{unique}"})
     retried = renew(stack, name, headers={"Idempotency-Key": f"again-{unique}"})
     assert third.status == retried.status == 202 and retried.header("Idempotent-Replayed") == "true"
-    assert drain(sqs, url) == [{"certificate": name, "reason": "on-demand"}]
+    assert drain(sqs, url) == [{"certificate": name, "reason": "on-demand", "requested_serial": None}]
 
 
 def test_a_retry_that_arrives_while_the_first_is_running_is_409_and_nothing_is_done_twice(
@@ -340,7 +340,7 @@ def test_a_retry_that_arrives_while_the_first_is_running_is_409_and_nothing_is_d
     (retry,) = during
     assert retry.status == 409 and "being worked on" in retry.body["message"]
     assert first.status == 202
-    assert drain(sqs, url) == [{"certificate": name, "reason": "on-demand"}]
+    assert drain(sqs, url) == [{"certificate": name, "reason": "on-demand", "requested_serial": None}]
 
 
 def test_an_idempotency_key_reused_for_another_request_is_refused(stack, directory, unique, state):
@@ -514,6 +514,7 @@ def test_every_route_answers_its_sample_event(stack, cli, unique, queue):
         ("api-put-certificate.json", event("api-put-certificate.json", name=cert, body=put_body), 201),
         ("api-get-certificates.json", event("api-get-certificates.json"), 200),
         ("api-get-certificate.json", event("api-get-certificate.json", name=cert), 200),
+        ("api-post-certificate-reset.json", event("api-post-certificate-reset.json", name=cert), 200),
         ("api-post-certificate-renew.json", event("api-post-certificate-renew.json", name=cert), 202),
         ("api-post-certificate-revoke.json", event("api-post-certificate-revoke.json", name=cert), 200),
         ("api-delete-certificate.json", event("api-delete-certificate.json", name=cert), 200),

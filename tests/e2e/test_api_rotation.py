@@ -70,6 +70,7 @@ def test_rotate_with_a_new_credential_replaces_it_and_never_echoes_the_hmac(stac
     cert = f"apirep-{unique}"
     assert cli("cert", "put", cert, "-d", f"{cert}.example.com", "--directory", name).code == 0
     assert cli("cert", "issue", cert).code == 0
+    serial = json.loads(cli("cert", "show", cert, "--json").out)["serial"]
     old = secret(stack, name)
     sqs, url = stack.aws("sqs"), stack.env["ACMEVAULT_QUEUE_URL"]
     drain(sqs, url)
@@ -78,7 +79,8 @@ def test_rotate_with_a_new_credential_replaces_it_and_never_echoes_the_hmac(stac
     assert reply.body["state"] == "active" and reply.body["rotation"]["kind"] == "replacement"
     assert reply.body["revocations_waiting"] == [cert]  # the sample asks for revoke_previous
     assert secret(stack, name)["eab_kid"] == "kid-3" and refused_with(old) == "unauthorized"
-    assert drain(sqs, url) == [{"certificate": cert, "reason": "directory-rotated"}]
+    # the serial it replaces rides along: a redelivery after the re-issue does nothing
+    assert drain(sqs, url) == [{"certificate": cert, "reason": "directory-rotated", "requested_serial": serial}]
     shown = get(stack, name)
     assert shown.status == 200 and actions(shown.body["history"])[0]["action"] == "rotation finished"
 

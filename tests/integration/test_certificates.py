@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from acmevault.aws.dns import Route53Dns
 from acmevault.config import Settings
 from acmevault.errors import AuthorizationRequired, AwsUnavailable, CaUnavailable
-from acmevault.issuance import Services, issue_certificate
+from acmevault.issuance import Services, issue_certificate, renew_if_due
 from acmevault.model import Status
 from acmevault.services import build
 from cryptography import x509
@@ -38,9 +40,9 @@ def issued_in_acm(stack: Any, arn: str) -> tuple[x509.Certificate, list[x509.Cer
     return x509.load_pem_x509_certificate(got["Certificate"].encode()), imported
 
 
-def fresh_services(stack: Any) -> Services:
+def fresh_services(stack: Any, **changes: Any) -> Services:
     """Services with empty per-container caches, as a new Lambda container would have."""
-    return build(Settings.from_env(stack.env))
+    return replace(build(Settings.from_env(stack.env)), **changes)
 
 
 def test_issue_three_names_into_acm_and_s3(stack, cli, directory, unique):
@@ -256,28 +258,40 @@ class FailingAcm:
         raise AwsUnavailable("importing into ACM: AWS is throttling or failing (ThrottlingException)")
 
 
-def test_a_failure_part_way_leaves_the_previous_certificate_serving(stack, cli, directory, unique, state):
+def test_acm_failing_holds_back_neither_s3_nor_the_record_and_the_region_catches_up_without_an_order(
+    stack, cli, directory, unique, state
+):
     # GIVEN an issued certificate
     name = f"keep-{unique}"
     assert cli("cert", "put", name, "-d", f"{unique}.example.com", "--directory", directory).code == 0
     assert cli("cert", "issue", name).code == 0
     before_record = certificate(stack, name)
+    arn = before_record["acm_arns"]["us-east-1"]["S"]
     before = state()
     # WHEN ACM throttles on renewal
     services = Services(**{**fresh_services(stack).__dict__, "acm": FailingAcm()})
-    with pytest.raises(AwsUnavailable):
-        issue_certificate(name, services, time.monotonic() + 60)
-    # THEN ACM and S3 still hold the previous certificate, and the record says what failed
+    renewed = issue_certificate(name, services, time.monotonic() + 60).state
+    # THEN S3 and the record move to the new certificate; the region keeps the previous one and says why
     after = state()
-    assert after["acm"] == before["acm"] and after["s3"] == before["s3"]
+    assert after["acm"] == before["acm"] and after["s3"] != before["s3"]
     record = certificate(stack, name)
-    assert record["serial"] == before_record["serial"] and record["status"] == "issued"
-    assert record["consecutive_failures"] == "1" and "ThrottlingException" in record["last_error"]
-    leaf, _ = issued_in_acm(stack, record["acm_arns"]["us-east-1"]["S"])
+    assert record["serial"] == renewed.serial != before_record["serial"] and record["status"] == "issued"
+    region = renewed.regions["us-east-1"]
+    assert region.status.value == "failed" and region.serial == before_record["serial"] and region.arn == arn
+    assert "ThrottlingException" in (region.error or "") and record["consecutive_failures"] == "1"
+    leaf, _ = issued_in_acm(stack, arn)
     assert format(leaf.serial_number, "x") == before_record["serial"]
-    # and the next run completes
-    assert cli("cert", "issue", name).code == 0
-    assert certificate(stack, name)["consecutive_failures"] == "0"
+    # AND the next run imports the certificate the record holds into the same ARN, without a new order
+    orders = len(fresh_services(stack).accounts.session(directory).order_urls())
+    later = fresh_services(stack, clock=lambda: datetime.now(UTC) + timedelta(hours=7))
+    caught_up = renew_if_due(name, later, time.monotonic() + 60)
+    assert caught_up is not None and caught_up.state.serial == renewed.serial
+    assert len(fresh_services(stack).accounts.session(directory).order_urls()) == orders
+    leaf, _ = issued_in_acm(stack, arn)
+    assert format(leaf.serial_number, "x") == renewed.serial
+    record = certificate(stack, name)
+    assert record["consecutive_failures"] == "0" and "catch_up_key" not in record
+    assert record["regions"]["us-east-1"]["M"]["status"]["S"] == "served"
 
 
 def test_the_ca_down_leaves_the_previous_certificate_serving(stack, cli, directory, unique, state):

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from acmevault.config import Settings
 from acmevault.errors import AwsUnavailable, CaUnavailable, LeaseHeld
-from acmevault.issuance import Services, issue_certificate
+from acmevault.issuance import Services, issue_certificate, renew_if_due
 from acmevault.local_stack import LocalStack, free_port
 from acmevault.model import default_renew_at
 from acmevault.renewal import renew_due
@@ -229,19 +229,24 @@ def test_while_a_lease_is_held_another_worker_is_refused(stack, cli, directory, 
 
 
 class FlakyAcm:
-    """The real ACM adapter, but one region throttles once: as ACM does under load."""
+    """The real ACM adapter, but one region throttles once: as ACM does under load. Counts the imports."""
 
     def __init__(self, real: Any, region: str) -> None:
         self.real, self.region, self.failed = real, region, False
+        self.imports: list[str] = []
 
     def import_certificate(self, region: str, name: str, bundle: Any, arn: str | None) -> str:
+        self.imports.append(region)
         if region == self.region and not self.failed:
             self.failed = True
             raise AwsUnavailable(f"importing certificate {name!r} into ACM in {region}: ThrottlingException")
         return str(self.real.import_certificate(region, name, bundle, arn))
 
+    def clear_revoked(self, region: str, arn: str) -> None:
+        self.real.clear_revoked(region, arn)
 
-def test_every_region_keeps_its_arn_and_a_failed_region_is_retried_without_reordering(stack, cli, unique):
+
+def test_every_region_keeps_its_arn_and_a_failed_region_is_retried_on_its_own_without_reordering(stack, cli, unique):
     directory = f"regions-{unique}"
     assert (
         cli("directory", "put", directory, "--url", stack.directory_url, "--eab-kid", "kid-1", stdin=stack.hmac()).code
@@ -255,18 +260,52 @@ def test_every_region_keeps_its_arn_and_a_failed_region_is_retried_without_reord
     assert set(first.acm_arns) == set(REGIONS)
     # WHEN one region throttles during a renewal
     flaky = fresh_services(stack, acm=FlakyAcm(services.acm, "eu-west-1"))
-    with pytest.raises(AwsUnavailable):
-        issue_certificate(name, flaky, time.monotonic() + 60)
-    orders = orders_at_pebble(services, directory)
-    # THEN the retry pushes the certificate already issued, to the same ARNs, without a new order
     renewed = issue_certificate(name, flaky, time.monotonic() + 60).state
+    orders = orders_at_pebble(services, directory)
+    # THEN the certificate, S3 and the other region move on; the failed region keeps its previous certificate
+    assert renewed.serial != first.serial and renewed.acm_arns == first.acm_arns
+    assert renewed.regions["us-east-1"].serial == renewed.serial
+    assert renewed.regions["eu-west-1"].serial == first.serial and renewed.regions["eu-west-1"].status.value == "failed"
+    assert services.files.get_certificate_pem(name).strip() == (renewed.certificate_pem or "").strip()
+    shown = json.loads(cli("cert", "show", name, "--json").out)
+    assert shown["regions"]["eu-west-1"]["status"] == "failed" and "ThrottlingException" in shown["last_error"]
+    # WHEN the retry comes (the sweep, once the retry time has come)
+    counting = FlakyAcm(services.acm, "none")
+    later = fresh_services(stack, acm=counting, clock=lambda: datetime.now(UTC) + timedelta(hours=7))
+    assert renew_if_due(name, later, time.monotonic() + 60) is not None
+    # THEN only the failed region is imported, the certificate already issued, same ARNs, no new order
+    assert counting.imports == ["eu-west-1"]
     assert orders_at_pebble(services, directory) == orders
-    assert renewed.acm_arns == first.acm_arns
-    assert renewed.serial != first.serial
+    caught_up = services.certificates.get(name).state
+    assert caught_up.serial == renewed.serial and caught_up.acm_arns == first.acm_arns and caught_up.catch_up is None
     for region in REGIONS:
-        got = stack.aws("acm", region).get_certificate(CertificateArn=renewed.acm_arns[region])["Certificate"]
-        assert renewed.certificate_pem is not None
-        assert got.strip() == renewed.certificate_pem.strip()
+        got = stack.aws("acm", region).get_certificate(CertificateArn=caught_up.acm_arns[region])["Certificate"]
+        assert got.strip() == (renewed.certificate_pem or "").strip()
+        assert caught_up.regions[region].status.value == "served"
+
+
+def test_a_lagging_region_dropped_from_the_spec_is_not_caught_up_and_costs_no_order(stack, cli, unique):
+    directory = f"lagdrop-{unique}"
+    put = cli("directory", "put", directory, "--url", stack.directory_url, "--eab-kid", "kid-1", stdin=stack.hmac())
+    assert put.code == 0
+    name = f"ld-{unique}"
+    define(cli, name, directory, *[a for r in REGIONS for a in ("--acm-region", r)])
+    services = fresh_services(stack)
+    # GIVEN eu-west-1 lagging after its import failed
+    lagging = issue_certificate(
+        name, fresh_services(stack, acm=FlakyAcm(services.acm, "eu-west-1")), time.monotonic() + 60
+    )
+    assert lagging.state.catch_up is not None
+    orders = orders_at_pebble(services, directory)
+    # WHEN the spec drops eu-west-1 and the sweep comes at the retry time
+    define(cli, name, directory, "--acm-region", "us-east-1")
+    later = fresh_services(stack, clock=lambda: datetime.now(UTC) + timedelta(hours=7))
+    assert renew_if_due(name, later, time.monotonic() + 60) is None
+    # THEN nothing is ordered or imported; the kept key and the retry are gone; the region is reported, not hidden
+    assert orders_at_pebble(services, directory) == orders
+    state = services.certificates.get(name).state
+    assert state.catch_up is None and state.retry_at is None and state.serial == lagging.state.serial
+    assert json.loads(cli("cert", "show", name, "--json").out)["dropped_regions"] == ["eu-west-1"]
 
 
 # -- a CA that rejects nonces often ------------------------------------------------------------------

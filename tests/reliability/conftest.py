@@ -32,6 +32,10 @@ class Row:
     faults: str
     outcome: str
     lost: str = "0"
+    # issue 10: certificates ending served with the current spec, wedged (must be 0), duplicate issuances (must be 0)
+    served: str = "-"
+    wedged: str = "-"
+    duplicates: str = "-"
 
 
 @dataclass
@@ -50,14 +54,18 @@ class Report:
 
     def markdown(self) -> str:
         lines = [
-            "| scenario | load | faults injected (all survived) | outcome | lost |",
-            "| --- | --- | --- | --- | ---: |",
+            "| scenario | load | faults injected (all survived) | outcome | lost | served with the current spec "
+            "| wedged | duplicate issuances |",
+            "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |",
         ]
-        lines += [f"| {r.scenario} | {r.load} | {r.faults} | {r.outcome} | {r.lost} |" for r in self.rows]
+        for r in self.rows:
+            cells = (r.scenario, r.load, r.faults, r.outcome, r.lost, r.served, r.wedged, r.duplicates)
+            lines.append("| " + " | ".join(cells) + " |")
         t = self.totals
         lines.append(
             f"| **total** | **{t.get('issuances', 0)} issuances**, {t.get('bad_inputs', 0)} bad inputs | "
-            f"**{t.get('faults', 0)} faults** | every certificate issued, every bad input refused | **0** |"
+            f"**{t.get('faults', 0)} faults** | every certificate issued, every bad input refused | **0** | "
+            f"**{t.get('served', 0)}** | **{t.get('wedged', 0)}** | **{t.get('duplicates', 0)}** |"
         )
         return "\n".join(lines)
 

@@ -10,6 +10,9 @@ hands out from it, so the client keeps talking to the proxy), unless the seeded 
     reset_after   the request reaches the CA, which acts on it; its answer is lost in a reset
     slow          the answer is held back 0.2..1.0 s (well under the client's timeout)
 
+and, when a test arms it, answers one newOrder with the previous newOrder's answer (another order,
+for other names), so the client's check of the CA's order against its spec can be seen to work.
+
 It terminates TLS with the local stack's own listener certificate (signed by the CA in
 REQUESTS_CA_BUNDLE, with 127.0.0.1 in its names), so nothing about trust changes for the client.
 It counts what it injected, and reads the identifiers of every newOrder from its JWS payload, so a
@@ -83,6 +86,10 @@ class FaultProxy:
         # and the order URLs whose answer this proxy dropped after Pebble had placed them.
         self.orders: defaultdict[str, list[str]] = defaultdict(list)
         self.lost_order_answers: list[str] = []
+        # armed by a test: the next newOrder is answered with the previous newOrder's answer (an order for
+        # other names), as a CA or a cache in front of it that mixes up answers would
+        self.replay_next_order = False
+        self._last_order: tuple[int, list[tuple[str, str]], bytes] | None = None
         self._server: ThreadingHTTPServer | None = None
         self._upstream_context = ssl.create_default_context(cafile=str(upstream.ca_bundle))
 
@@ -152,6 +159,20 @@ class FaultProxy:
             if lost:
                 self.lost_order_answers.append(url)
 
+    def _order_answer(
+        self, method: str, path: str, answer: tuple[int, list[tuple[str, str]], bytes]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """A newOrder answer as sent on: the one Pebble gave, or (when armed) the previous newOrder's."""
+        if method != "POST" or not path.startswith("/order-plz") or answer[0] != 201:
+            return answer
+        with self._lock:
+            previous, self._last_order = self._last_order, answer
+            if self.replay_next_order and previous is not None:
+                self.replay_next_order = False
+                self.injected["order_replayed"] += 1
+                return previous
+        return answer
+
     # -- forwarding ---------------------------------------------------------------------------------
 
     def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, bytes]:
@@ -218,6 +239,7 @@ class FaultProxy:
                 if kind == "reset_after":
                     self._reset()
                     return
+                status, headers, data = proxy._order_answer(self.command, self.path, (status, list(headers), data))
                 self._answer(status, [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP], data)
 
             def _answer(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:

@@ -93,3 +93,23 @@ def orders_with_names(services: Services, directory: str) -> dict[str, tuple[str
 
 def figures(counter: Counter[str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])) if v) or "none"
+
+
+def valid_orders_by_names(services: Services, directory: str) -> Counter[frozenset[str]]:
+    """Valid orders of the directory's account by their set of identifiers, as Pebble reports them: one
+    certificate issued per order, so a set counted more often than it was asked for is a duplicate."""
+    session = services.accounts.session(directory)
+    found: Counter[frozenset[str]] = Counter()
+    for url in session.order_urls():
+        order = session._post_as_get(url).json()
+        if order["status"] == "valid":
+            found[frozenset(str(i["value"]) for i in order["identifiers"])] += 1
+    return found
+
+
+def names_served(stack: Any, name: str) -> set[str]:
+    """The DNS names of the certificate S3 serves for ``name``."""
+    s3, bucket = stack.aws("s3"), stack.env["ACMEVAULT_BUCKET"]
+    pem = s3.get_object(Bucket=bucket, Key=f"certificates/{name}/cert.pem")["Body"].read()
+    san = x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    return set(san.value.get_values_for_type(x509.DNSName))

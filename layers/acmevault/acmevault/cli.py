@@ -257,7 +257,7 @@ def _cert_row(cert: Any) -> dict[str, Any]:
 def _cert_json(cert: Any) -> dict[str, Any]:
     from .views import certificate_view
 
-    return certificate_view(cert)
+    return certificate_view(cert, _services().default_acm_regions)
 
 
 def cert_list(args: argparse.Namespace) -> int:
@@ -272,12 +272,62 @@ def cert_list(args: argparse.Namespace) -> int:
 
 def cert_show(args: argparse.Namespace) -> int:
     cert = _services().certificates.get(args.name)
+    view = _cert_json(cert)
     if args.json:
-        _print_json(_cert_json(cert))
-    else:
-        for key, value in _cert_json(cert).items():
+        _print_json(view)
+        return 0
+    structured = ("acm_arns", "regions", "dropped_regions", "pending_order", "locked_until")
+    for key, value in view.items():
+        if key not in structured:
             print(f"{key:21} {value if value not in (None, [], {}) else '-'}")
+    for region, r in view["regions"].items():
+        dropped = ", dropped from the spec" if region in view["dropped_regions"] else ""
+        error = f" ({r['error']})" if r["error"] else ""
+        print(f"{'region ' + region:21} {r['status']}{dropped}{error}: serial {r['serial']}, {r['arn']}")
+    pending = view["pending_order"]
+    if pending:
+        state = "downloaded, not yet served" if pending["downloaded"] else "placed"
+        names = ", ".join(pending["domains"] or ["?"])
+        print(f"{'pending order':21} {state} for {names}: {pending['order_url']} ('acmevault cert reset' discards it)")
+    if view["locked_until"]:
+        print(f"locked by another worker until {view['locked_until']} (when its lease expires)")
+    for region in view["dropped_regions"]:
+        print(
+            f"region {region} is no longer in the spec: its ACM certificate is left in place and not renewed "
+            f"('acmevault cert forget-region {args.name} {region} [--delete]')"
+        )
     return 0
+
+
+def cert_reset(args: argparse.Namespace) -> int:
+    from .recovery import reset_certificate
+
+    reset = reset_certificate(args.name, _services())
+    if reset.discarded is None:
+        print(f"certificate {args.name} has no order in flight; nothing to discard")
+    else:
+        print(f"certificate {args.name}: order {reset.discarded.order_url} discarded; the next attempt orders anew")
+    return 0
+
+
+def cert_forget_region(args: argparse.Namespace) -> int:
+    from .model import validate_region
+    from .recovery import forget_region
+
+    region = validate_region(args.region, "region")
+    forget_region(args.name, region, _services(), delete=args.delete)
+    done = "deleted from ACM and forgotten" if args.delete else "forgotten (its ACM certificate is left in place)"
+    print(f"certificate {args.name}: region {region} {done}")
+    return 0
+
+
+def _check_timeout(timeout: float) -> float:
+    """A worker must finish within its lease: past it, another worker may take the certificate over."""
+    from .issuance import LEASE_SECONDS
+
+    if not 0 < timeout <= LEASE_SECONDS:
+        raise ValidationError("--timeout", f"{timeout:g} s is not within the lease (0 to {LEASE_SECONDS:g} s)")
+    return timeout
 
 
 def _issue(names: Sequence[str], timeout: float) -> int:
@@ -299,11 +349,15 @@ def _issue(names: Sequence[str], timeout: float) -> int:
             continue
         elapsed = time.monotonic() - started
         _progress(f"{prefix}{name}: issued serial {cert.state.serial} in {elapsed:.2f} s")
+        lagging = sorted(r for r, state in cert.state.regions.items() if state.status.value == "failed")
+        if lagging:
+            failures += 1  # served from S3 and the other regions; these are retried on their own
+            _progress(f"{prefix}{name}: not in ACM in {', '.join(lagging)} yet: {cert.state.last_error}")
     return 1 if failures else 0
 
 
 def cert_issue(args: argparse.Namespace) -> int:
-    return _issue([args.name], args.timeout)
+    return _issue([args.name], _check_timeout(args.timeout))
 
 
 def cert_delete(args: argparse.Namespace) -> int:
@@ -337,6 +391,7 @@ def cert_revoke(args: argparse.Namespace) -> int:
 def renew(args: argparse.Namespace) -> int:
     if not args.due:
         raise ValidationError("--due", "say which certificates to renew: 'acmevault renew --due'")
+    _check_timeout(args.timeout)
     from .renewal import renew_due
 
     services = _services()
@@ -534,6 +589,14 @@ def build_parser() -> argparse.ArgumentParser:
     cdel.add_argument("name")
     cdel.add_argument("--revoke", metavar="REASON", help=f"revoke it first, with an RFC 5280 reason: {reasons}")
     cdel.set_defaults(run=cert_delete)
+    crst = cert.add_parser("reset", help="discard the order in flight (the next attempt orders anew)")
+    crst.add_argument("name")
+    crst.set_defaults(run=cert_reset)
+    cfr = cert.add_parser("forget-region", help="stop tracking an ACM region the spec no longer names")
+    cfr.add_argument("name")
+    cfr.add_argument("region")
+    cfr.add_argument("--delete", action="store_true", help="delete its ACM certificate too (refused while in use)")
+    cfr.set_defaults(run=cert_forget_region)
     crev = cert.add_parser("revoke", help="revoke the serving certificate at the CA")
     crev.add_argument("name")
     crev.add_argument("--reason", required=True, help=f"RFC 5280 reason: {reasons}")

@@ -6,6 +6,8 @@ EAB HMAC key and private keys are not passed to any constructor here.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class AcmeVaultError(Exception):
     """Base of every error acmevault raises on purpose."""
@@ -59,12 +61,27 @@ class ConflictError(AcmeVaultError):
 
 
 class LeaseHeld(ConflictError):
-    """Another worker is issuing this certificate right now."""
+    """Another worker is issuing this certificate right now (or died holding it: the lease then runs out)."""
 
     code = "lease_held"
 
+    def __init__(self, name: str, until: datetime | None = None) -> None:
+        when = f" until {until:%Y-%m-%d %H:%M:%S} UTC (when its lease expires)" if until else " right now"
+        super().__init__(f"certificate {name!r} is locked by another worker{when}; try again later")
+        self.name = name
+        self.until = until
+
+
+class LeaseLost(ConflictError):
+    """This worker's lease ran out and another worker took the certificate over: it must not write its state."""
+
+    code = "lease_lost"
+
     def __init__(self, name: str) -> None:
-        super().__init__(f"certificate {name!r} is being issued by another worker right now; try again later")
+        super().__init__(
+            f"certificate {name!r}: this worker's lease ran out and another worker holds it now; "
+            "nothing was written over that worker's state"
+        )
         self.name = name
 
 
@@ -95,6 +112,18 @@ class AuthorizationRequired(CaError):
             "pre-validate it at the CA or use challenge 'auto' or 'dns-01'"
         )
         self.domain = domain
+
+
+class OrderMismatch(CaError):
+    """The CA's order (or its authorizations) is for other names than the spec: it is not proved."""
+
+    code = "order_mismatch"
+
+    def __init__(self, order_url: str, ordered: list[str], wanted: list[str]) -> None:
+        super().__init__(
+            f"the CA's order {order_url} is for {ordered}, not the spec's names {wanted}; "
+            "it was dropped without writing any DNS record, and the next attempt orders again"
+        )
 
 
 class ChallengeFailed(CaError):

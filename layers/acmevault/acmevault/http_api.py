@@ -65,6 +65,7 @@ from .errors import (
 from .issuance import define_certificate
 from .model import CREDENTIAL_FIELDS, Certificate, CertificateSpec, DirectoryCredential, validate_name
 from .policy import POLICY_FIELDS, DirectoryPolicy
+from .recovery import reset_certificate
 from .renewal import queue_renewal
 from .revocation import RevocationReason, delete_certificate, revoke_certificate
 from .rotation import NewCredential, directory_report, mark_lost, replace_credential, rotate_account_key
@@ -485,7 +486,8 @@ def list_certificates() -> dict[str, Any]:
     if after is not None:
         validate_name(after[:100], "after")
     page, following = _visible_page(caller, int(limit_text), after)
-    return {"certificates": [certificate_view(cert) for cert in page], "next": following}
+    defaults = composition.services().default_acm_regions
+    return {"certificates": [certificate_view(cert, defaults) for cert in page], "next": following}
 
 
 def _visible_page(caller: Caller, limit: int, after: str | None) -> tuple[list[Certificate], str | None]:
@@ -515,7 +517,9 @@ def get_certificate(name: str) -> dict[str, Any]:
     _, cert = certificate_access(name)
     query()
     no_body()
-    return {**certificate_view(cert), "history": composition.services().certificates.history(name)}
+    services = composition.services()
+    view = certificate_view(cert, services.default_acm_regions)
+    return {**view, "history": services.certificates.history(name)}
 
 
 @router.delete("/certificates/<name>")
@@ -566,6 +570,29 @@ def renew_certificate(name: str) -> Response[Any]:
         return reply(HTTPStatus.ACCEPTED, answer, where)
 
     return run_once(renew, body)
+
+
+@router.post("/certificates/<name>/reset")
+def reset_certificate_route(name: str) -> dict[str, Any]:
+    """Discard the order in flight (on purpose): the next attempt orders anew for the spec as it is."""
+    name = path_name(name)
+    permit, _ = certificate_access(name)
+    query()
+    json_body(required=False, fields=())
+    services = composition.services()
+    reset = reset_certificate(name, services)
+    discarded = reset.discarded
+    if discarded is not None:
+        permit.record()
+    return {
+        "name": name,
+        "discarded": discarded is not None,
+        "order_url": None if discarded is None else discarded.order_url,
+        "certificate": certificate_view(reset.certificate, services.default_acm_regions),
+        "message": "no order in flight; nothing discarded"
+        if discarded is None
+        else "order in flight discarded; the next attempt orders anew (the serving certificate is unchanged)",
+    }
 
 
 @router.post("/certificates/<name>/revoke")

@@ -1,18 +1,25 @@
 """Issue (or renew) one certificate: the ACME flow, top to bottom.
 
-    lease → spec → due? (else: re-check ARI, done) → account session
-         → resume the order in flight, or: key + CSR → new order (replaces: the old one, ARI)
-           → persist the order and the encrypted key
+    lease → spec → due? (else: re-check ARI, done; or only an ACM region lags: re-import it, done)
+         → account session
+         → a certificate downloaded earlier: push it if it still covers the spec, else drop it
+         → resume the order in flight if it was placed for this spec, or: key + CSR → new order
+           (replaces: the old one, ARI) → persist the order, what it is for, and the encrypted key
+         → check the CA's order and authorizations are for exactly the spec's names
          → skip authorizations the CA already holds valid (pre-validated OV/EV, reuse)
          → prove the rest with dns-01 in Route 53 (publish, answer, poll, always clean up)
          → finalize → download → persist the certificate → check the bundle
-         → ACM (each region, same ARN) → S3 → record → event
+         → ACM (each region on its own, same ARN) → S3 → record → event
 
-On any failure the previous certificate keeps serving: ACM and S3 are written only
-with a certificate that has been issued and checked, and the record keeps its
-previous serial, dates and ARNs, with the error, a failure count and a retry time
-beside them. A worker that dies part-way leaves the order (or the downloaded
-certificate) on the record, and the next attempt finishes it instead of ordering again.
+On any failure before ACM the previous certificate keeps serving: ACM and S3 are written only
+with a certificate that has been issued and checked, and the record keeps its previous serial,
+dates and ARNs, with the error, a failure count and a retry time beside them. One ACM region
+failing holds back nothing else: S3 and the record move on, the region is marked failed and is
+re-imported later from the key kept for it (``catch_up``), without a new order. A worker that
+dies part-way leaves the order (or the downloaded certificate) on the record, and the next
+attempt finishes it instead of ordering again — unless the spec changed meanwhile: then it is
+dropped (or, downloaded and still covering the spec, pushed) and the spec is ordered as it is.
+Every state write is fenced by the worker's lease: one whose lease ran out writes nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -38,18 +45,32 @@ from .aws.s3 import prefix_for
 from .errors import (
     AcmeVaultError,
     AuthorizationRequired,
+    AwsError,
     CertificateNotFound,
+    CertificateRejected,
     ConflictError,
+    LeaseLost,
+    OrderMismatch,
     OutOfTime,
     UnavailableError,
 )
-from .keys import CertificateBundle, build_csr, generate_private_key, load_private_key, private_key_pem
+from .keys import (
+    CertificateBundle,
+    build_csr,
+    generate_private_key,
+    key_type_of,
+    load_private_key,
+    private_key_pem,
+)
 from .model import (
+    CatchUp,
     Certificate,
     CertificateSpec,
     CertificateState,
     Challenge,
     PendingOrder,
+    RegionState,
+    RegionStatus,
     Status,
     default_alert_at,
     default_renew_at,
@@ -94,6 +115,9 @@ def define_certificate(spec: CertificateSpec, services: Services, permit: Permit
     (ConflictError) when the key type of an issued certificate would change: ACM keeps an ARN's key type.
     Whether the caller may use the directory at all was asked before (``Gate``, giving the ``permit``);
     the permit is recorded in the audit history as the spec is written.
+
+    A change the serving certificate does not satisfy (names, a region added) makes it due now; an ACM
+    region dropped from the spec keeps its ARN and is reported (event and view).
     """
     services.accounts.require(spec.directory)
     caller, route = (permit.caller, permit.route) if permit else (None, "define")
@@ -107,18 +131,78 @@ def define_certificate(spec: CertificateSpec, services: Services, permit: Permit
             f"certificate {spec.name!r} was issued with key_type {existing.spec.key_type.value}, and ACM keeps "
             f"an ARN's key type: define a new certificate (another name) for {spec.key_type.value}"
         )
-    defined = services.certificates.put_spec(spec, services.clock())
+    now = services.clock()
+    defined = services.certificates.put_spec(spec, now)
     if permit is not None:
         permit.record()
+    issued = defined.state.serial is not None and defined.state.status is not Status.REVOKED
+    if issued and not _serves_everywhere(defined.state, spec, acm_regions(spec, services)):
+        services.certificates.mark_due(spec.name, now)
+        defined = services.certificates.get(spec.name)
+    if existing is not None:
+        newly_dropped = set(dropped_regions(defined, services)) - set(dropped_regions(existing, services))
+        for region in sorted(newly_dropped):
+            _region_dropped(defined, region, services)
     return defined
 
 
-def is_due(cert: Certificate, now: datetime) -> bool:
+def acm_regions(spec: CertificateSpec, services: Services) -> tuple[str, ...]:
+    """The ACM regions the spec asks for (the stack's default when it names none)."""
+    return spec.acm_regions or services.default_acm_regions
+
+
+def dropped_regions(cert: Certificate, services: Services) -> list[str]:
+    """Regions the certificate has an ARN in that its spec no longer names: left alone, never renewed."""
+    wanted = acm_regions(cert.spec, services)
+    return sorted(r for r, state in cert.state.regions.items() if r not in wanted and state.arn is not None)
+
+
+def serves(state: CertificateState, spec: CertificateSpec) -> bool:
+    """Whether the serving certificate is exactly what the spec asks for: its names and key type."""
+    if state.certificate_pem is None:
+        return False
+    return _matches(x509.load_pem_x509_certificate(state.certificate_pem.encode()), spec)
+
+
+def _serves_everywhere(state: CertificateState, spec: CertificateSpec, regions: tuple[str, ...]) -> bool:
+    """Whether the spec is served: its names and key type, in every region it names (a region that
+    failed counts: it is retried on its own; one never tried does not)."""
+    return serves(state, spec) and all(r in state.regions for r in regions)
+
+
+def _matches(certificate: x509.Certificate, spec: CertificateSpec) -> bool:
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return False
+    names = {n.lower() for n in san.value.get_values_for_type(x509.DNSName)}
+    return names == set(spec.domains) and key_type_of(certificate) is spec.key_type
+
+
+def _region_dropped(cert: Certificate, region: str, services: Services) -> None:
+    arn = cert.state.regions[region].arn
+    log.warning("ACM region dropped from the spec", extra={"certificate": cert.spec.name, "region": region})
+    detail = {
+        "certificate": cert.spec.name,
+        "region": region,
+        "arn": arn,
+        "serial": cert.state.regions[region].serial,
+        "message": f"the spec no longer names {region}: its ACM certificate {arn} is left in place and no longer "
+        f"renewed; 'acmevault cert forget-region {cert.spec.name} {region} [--delete]' stops reporting it",
+    }
+    with _telling(cert.spec.name):
+        services.events.publish("Certificate Region Dropped", detail)
+
+
+def is_due(cert: Certificate, now: datetime, regions: tuple[str, ...] = ()) -> bool:
+    """Whether the next action is an issuance (or a lagging ACM region's catch-up) for ``regions``."""
     state = cert.state
     if state.serial is None or state.pending is not None or state.status is Status.REVOKED:
         return True  # never issued, an order to finish, or revoked: the next action is an issue
     if state.retry_at is not None:
         return now >= state.retry_at
+    if state.lagging(regions):
+        return True
     return state.renew_at is None or now >= state.renew_at
 
 
@@ -127,74 +211,151 @@ def issue_certificate(name: str, services: Services, deadline: float) -> Certifi
 
     Raises LeaseHeld when another worker is on the same certificate.
     """
-    with _lease(name, services):
-        return _issue(services.certificates.get(name), services, deadline)
+    with _lease(name, services) as owner:
+        return _issue(services.certificates.get(name), services, deadline, owner)
+
+
+def renew_on_request(
+    name: str, services: Services, deadline: float, requested_serial: str | None
+) -> Certificate | None:
+    """An on-demand renewal asked for while ``requested_serial`` was serving (None: never issued).
+
+    None, and nothing done, when the certificate has moved past that serial: the request was
+    fulfilled already (a message delivered again: SQS delivers at least once).
+    """
+    with _lease(name, services) as owner:
+        current = services.certificates.get(name)
+        if current.state.serial != requested_serial:
+            log.info("already renewed since it was asked for", extra={"certificate": name})
+            return None
+        return _issue(current, services, deadline, owner)
 
 
 def renew_if_due(name: str, services: Services, deadline: float) -> Certificate | None:
     """The scheduled path: issue if due; otherwise ask the CA again for its renewal window when that
-    is due (ARI). None when nothing was issued."""
-    with _lease(name, services):
+    is due (ARI). A lagging ACM region is caught up from the serving certificate, without a new order.
+    None when nothing was issued or imported."""
+    with _lease(name, services) as owner:
         current = services.certificates.get(name)
-        if not is_due(current, services.clock()):
-            refresh_renewal_time(current, services)
+        now, regions = services.clock(), acm_regions(current.spec, services)
+        current = _settle_catch_up(current, regions, Record(current, services, owner))
+        if not is_due(current, now, regions):
+            refresh_renewal_time(current, services, owner)
             return None
-        return _issue(current, services, deadline)
+        if _only_regions_lag(current, regions, now):
+            return catch_up_regions(Record(current, services, owner))
+        return _issue(current, services, deadline, owner)
 
 
 @contextmanager
-def _lease(name: str, services: Services) -> Iterator[None]:
-    """One order at a time per certificate: a conditional write with an expiry, released at the end."""
+def _lease(name: str, services: Services) -> Iterator[str]:
+    """One order at a time per certificate: a conditional write with an expiry, released at the end.
+    Yields the owner id, which fences every state write of the attempt."""
     owner = uuid.uuid4().hex
     services.certificates.acquire_lease(name, owner, services.clock(), LEASE_SECONDS)
     try:
-        yield
+        yield owner
     finally:
         services.certificates.release_lease(name, owner)
 
 
-def _issue(current: Certificate, services: Services, deadline: float) -> Certificate:
+def _issue(current: Certificate, services: Services, deadline: float, owner: str) -> Certificate:
     spec = current.spec
     log.info("issuing certificate", extra={"certificate": spec.name, "domains": len(spec.domains)})
-    record = Record(current, services)
+    record = Record(current, services, owner)
     try:
         # A policy narrowed since the spec was defined stops the next issuance, not only the next PUT.
         services.gate.check_names(None, "issue", spec.name, spec.directory, spec.domains)
         session = services.accounts.session(spec.directory)
-        bundle = obtain_certificate(session, record, deadline)
+        bundle, exact = obtain_certificate(session, record, deadline)
         issued = publish_certificate(record, bundle, session)
+    except LeaseLost:
+        raise  # another worker owns the certificate now: its state is not ours to mark failed
     except AcmeVaultError as error:
-        _record_failure(record.cert, error, services)
+        _record_failure(record, error)
         raise
     renewed = current.state.serial is not None
     with _telling(spec.name):
         services.events.publish("Certificate Renewed" if renewed else "Certificate Issued", _event_detail(issued))
     services.metrics.certificate_issued(spec.name, _days_left(issued.state, services.clock()))
     log.info("certificate issued", extra={"certificate": spec.name, "serial": issued.state.serial})
-    return issued
+    _tell_failed_regions(issued, services)
+    if not exact:
+        # A certificate downloaded for an earlier spec still covered this one and now serves: order the exact one.
+        log.info("ordering again for the spec as it is now", extra={"certificate": spec.name})
+        return _issue(issued, services, deadline, owner)
+    return _follow_spec_changes(issued, record)
+
+
+def _follow_spec_changes(issued: Certificate, record: Record) -> Certificate:
+    """The spec may have changed while this attempt ran: if the new one is not served, it is due now."""
+    latest = record.services.certificates.get(issued.spec.name).spec
+    if _serves_everywhere(issued.state, latest, acm_regions(latest, record.services)):
+        return issued
+    log.info("the spec changed during the issuance; due again", extra={"certificate": latest.name})
+    record.save(renew_at=record.services.clock(), retry_at=None)
+    return record.cert
+
+
+def _settle_catch_up(current: Certificate, regions: tuple[str, ...], record: Record) -> Certificate:
+    """The lagging regions were dropped from the spec meanwhile: nothing is left to catch up, so the
+    kept key goes and the retry with it."""
+    state = current.state
+    if state.catch_up is None or state.pending is not None or state.lagging(regions):
+        return current
+    record.save(catch_up=None, retry_at=None, consecutive_failures=0, last_error=None)
+    return record.cert
+
+
+def _only_regions_lag(current: Certificate, regions: tuple[str, ...], now: datetime) -> bool:
+    """Whether the serving certificate is right and only ACM regions lag: a re-import, not a new order."""
+    state = current.state
+    renewal_due = state.renew_at is None or now >= state.renew_at
+    return (
+        state.catch_up is not None
+        and state.pending is None
+        and state.status is not Status.REVOKED
+        and bool(state.lagging(regions))
+        and not renewal_due
+        and serves(state, current.spec)
+    )
 
 
 @dataclass
 class Record:
-    """The certificate's record as this attempt writes it: each step is saved before the next begins."""
+    """The certificate's record as this attempt writes it: each step is saved before the next begins.
+    Every write is fenced by the lease ``owner``: LeaseLost once another worker has taken it over."""
 
     cert: Certificate
     services: Services
+    owner: str | None = None
 
     def save(self, **changes: Any) -> None:
-        self.cert = replace(self.cert, state=replace(self.cert.state, **changes))
-        self.services.certificates.save_state(self.cert.spec.name, self.cert.state)
+        self.put(replace(self.cert.state, **changes))
+
+    def put(self, state: CertificateState) -> None:
+        # Kept before it is written: if the write fails, the failure record is a second chance to keep it.
+        self.cert = replace(self.cert, state=state)
+        self.services.certificates.save_state(self.cert.spec.name, state, self.owner)
 
 
-def obtain_certificate(session: AcmeSession, record: Record, deadline: float) -> CertificateBundle:
+def obtain_certificate(session: AcmeSession, record: Record, deadline: float) -> tuple[CertificateBundle, bool]:
+    """The certificate to serve, and whether it is exactly the spec's (False: a certificate downloaded for
+    an earlier spec that still covers this one; it is served, then the exact one is ordered)."""
     spec, pending, services = record.cert.spec, record.cert.state.pending, record.services
     if pending is not None and pending.account_url != session.account_url:
         pending = None  # placed through an account this directory no longer uses: order again
     if pending is not None and pending.fullchain is not None:
-        log.info("pushing a certificate downloaded earlier", extra={"certificate": spec.name})
-        return _bundle(pending.fullchain, services.keys.decrypt(spec.name, pending.encrypted_key), spec)
-    resumed = _resume(session, spec, pending, services) if pending is not None else None
+        downloaded = _downloaded(pending, spec, record)
+        if downloaded is not None:
+            return downloaded
+        pending = None
+    if pending is not None and not pending.placed_for(spec):
+        _drop_pending(record, "the spec changed since the order was placed")
+        pending = None
+    resumed = _resume(session, spec, pending, record) if pending is not None else None
     key_pem, order = resumed or _place_order(session, record)
+    _check_order(order, spec, record)
     to_prove = [a for a in order.pending() if a.body.status == messages.STATUS_PENDING]
     if to_prove and spec.challenge is Challenge.NONE:
         raise AuthorizationRequired(_domain(to_prove[0]))
@@ -203,7 +364,61 @@ def obtain_certificate(session: AcmeSession, record: Record, deadline: float) ->
     fullchain = session.finalize(order, deadline)
     if record.cert.state.pending is not None:
         record.save(pending=replace(record.cert.state.pending, fullchain=fullchain))
-    return _bundle(fullchain, key_pem, spec)
+    try:
+        return _bundle(fullchain, key_pem, spec), True
+    except CertificateRejected:
+        _drop_pending(record, "the CA's certificate failed the checks")  # never pushed; the next attempt orders again
+        raise
+
+
+def _downloaded(pending: PendingOrder, spec: CertificateSpec, record: Record) -> tuple[CertificateBundle, bool] | None:
+    """A certificate a previous attempt downloaded and did not push: pushed if it still covers the spec's
+    names with its key type; otherwise dropped (None), never an error loop."""
+    assert pending.fullchain is not None
+    key_pem = record.services.keys.decrypt(spec.name, pending.encrypted_key)
+    try:
+        bundle = CertificateBundle.from_fullchain(pending.fullchain, key_pem, ())
+    except CertificateRejected:
+        _drop_pending(record, "the downloaded certificate failed the checks")
+        return None
+    covers = set(spec.domains) <= {n.lower() for n in bundle.dns_names}
+    if not covers or key_type_of(bundle.certificate) is not spec.key_type:
+        _drop_pending(record, "the downloaded certificate does not cover the spec as it is now")
+        return None
+    log.info("pushing a certificate downloaded earlier", extra={"certificate": spec.name})
+    return bundle, pending.placed_for(spec) and _matches(bundle.certificate, spec)
+
+
+def _drop_pending(record: Record, why: str) -> None:
+    """Forget the order in flight (it stays at the CA until it expires) so the next step orders afresh."""
+    pending = record.cert.state.pending
+    if pending is None:
+        return
+    log.warning("order in flight dropped", extra={"certificate": record.cert.spec.name, "why": why})
+    record.save(pending=None)
+    record_history_entry(record, {"action": "pending order dropped", "order_url": pending.order_url, "why": why})
+
+
+def record_history_entry(record: Record, entry: dict[str, Any]) -> None:
+    """An audit note for the record's certificate; the action stands even if the note cannot be written."""
+    try:
+        record.services.certificates.add_history(
+            record.cert.spec.name, {**entry, "at": record.services.clock().isoformat()}
+        )
+    except AcmeVaultError:
+        log.exception("history not recorded", extra={"certificate": record.cert.spec.name})
+
+
+def _check_order(order: Order, spec: CertificateSpec, record: Record) -> None:
+    """The CA's order and authorizations must be for exactly the spec's names before any DNS record is
+    written: an order for other names is dropped and refused, never proved."""
+    wanted = set(spec.domains)
+    ordered = {str(i.value).lower() for i in order.resource.body.identifiers}
+    authorized = {_domain(a).lower() for a in order.authorizations}
+    if ordered == wanted and authorized == wanted:
+        return
+    _drop_pending(record, "the CA's order is for other names than the spec")
+    raise OrderMismatch(order.url, sorted(ordered | authorized), sorted(wanted))
 
 
 def _place_order(session: AcmeSession, record: Record) -> tuple[str, Order]:
@@ -219,18 +434,31 @@ def _place_order(session: AcmeSession, record: Record) -> tuple[str, Order]:
     placed = session.place_order(csr, spec.profile, replaces=_replaces(current, session))
     # Recorded before anything else can fail: from here on a crash resumes this order.
     if encrypted is not None and session.account_url is not None:
-        record.save(pending=PendingOrder(placed.url, session.account_url, encrypted))
+        order = PendingOrder(
+            placed.url,
+            session.account_url,
+            encrypted,
+            domains=spec.domains,
+            key_type=spec.key_type,
+            directory=spec.directory,
+        )
+        record.save(pending=order)
     return key_pem, session.with_authorizations(placed)
 
 
 def _resume(
-    session: AcmeSession, spec: CertificateSpec, pending: PendingOrder, services: Services
+    session: AcmeSession, spec: CertificateSpec, pending: PendingOrder, record: Record
 ) -> tuple[str, Order] | None:
     """The order a previous attempt placed, if the CA can still finish it."""
-    key_pem = services.keys.decrypt(spec.name, pending.encrypted_key)
-    order = session.fetch_order(pending.order_url, build_csr(load_private_key(key_pem), spec.domains))
+    key_pem = record.services.keys.decrypt(spec.name, pending.encrypted_key)
+    domains = pending.domains if pending.domains is not None else spec.domains
+    order = session.fetch_order(pending.order_url, build_csr(load_private_key(key_pem), domains))
     if order.resource.body.status == messages.STATUS_INVALID:
         log.info("the order in flight became invalid; ordering again", extra={"certificate": spec.name})
+        return None
+    ordered = {str(i.value).lower() for i in order.resource.body.identifiers}
+    if ordered != set(spec.domains):
+        _drop_pending(record, "the order in flight is for other names than the spec")
         return None
     log.info("resuming the order in flight", extra={"certificate": spec.name, "order": order.url})
     return key_pem, order
@@ -264,38 +492,128 @@ def prove_with_dns01(session: AcmeSession, order: Order, spec: CertificateSpec, 
 
 
 def publish_certificate(record: Record, bundle: CertificateBundle, session: AcmeSession) -> Certificate:
-    """ACM in every region (same ARN), then S3, then the record; the order in flight is cleared last."""
-    spec, services = record.cert.spec, record.services
-    arns = dict(record.cert.state.acm_arns)
-    for region in spec.acm_regions or services.default_acm_regions:
-        arn = services.acm.import_certificate(region, spec.name, bundle, arns.get(region))
-        if record.cert.state.status is Status.REVOKED:
-            services.acm.clear_revoked(region, arn)  # the ARN serves a valid certificate again
-        if arns.get(region) != arn:
-            arns[region] = arn
-            record.save(acm_arns=dict(arns))  # a new ARN is kept at once: a retry re-imports into it
+    """ACM in every region (same ARN each), then S3, then the record; the order in flight is cleared last.
+
+    A region that fails does not hold back S3, the record or the other regions: it is marked failed
+    and retried on its own from the key kept for it (``catch_up``), without a new order.
+    """
+    spec, services, previous = record.cert.spec, record.services, record.cert.state
+    regions = _import_everywhere(record, bundle, acm_regions(spec, services))
+    failed = sorted(r for r in acm_regions(spec, services) if regions[r].status is RegionStatus.FAILED)
+    now = services.clock()
     state = CertificateState(
         status=Status.ISSUED,
         serial=bundle.serial,
         not_before=bundle.not_before,
         not_after=bundle.not_after,
         renew_at=default_renew_at(bundle.not_before, bundle.not_after, spec.renew_fraction),
-        acm_arns=arns,
+        regions=regions,
         s3_prefix=prefix_for(spec.name),
         account_url=session.account_url,
-        updated_at=services.clock(),
+        updated_at=now,
         alert_at=default_alert_at(bundle.not_before, bundle.not_after),
         certificate_pem=bundle.certificate_pem,
     )
+    if failed:
+        pending = previous.pending  # its key, already encrypted, is what a lagging region is re-imported with
+        key = pending.encrypted_key if pending is not None else services.keys.encrypt(spec.name, bundle.private_key_pem)
+        state = _regions_failed(state, previous.consecutive_failures, failed, bundle, key, services)
     if session.supports_ari:
         state = _with_ari(state, session, bundle.certificate, services)
     issued = Certificate(spec, state)
     services.files.put_bundle(spec.name, bundle, _metadata(issued, bundle))
-    services.certificates.save_state(spec.name, state)
+    # Not through record: should this write fail, the failure record keeps the downloaded certificate,
+    # and the next attempt pushes it again rather than ordering another.
+    services.certificates.save_state(spec.name, state, record.owner)
+    record.cert = issued
     return issued
 
 
-def refresh_renewal_time(current: Certificate, services: Services) -> Certificate:
+def catch_up_regions(record: Record) -> Certificate:
+    """Import the serving certificate into the ACM regions that lag behind it, from the key kept for
+    them: no ACME order. S3 and the record's serial are already right."""
+    spec, services, state = record.cert.spec, record.services, record.cert.state
+    assert state.catch_up is not None
+    key_pem = services.keys.decrypt(spec.name, state.catch_up.encrypted_key)
+    bundle = CertificateBundle.from_fullchain(state.catch_up.fullchain, key_pem, spec.domains)
+    lagging = state.lagging(acm_regions(spec, services))
+    log.info("catching up ACM regions", extra={"certificate": spec.name, "regions": lagging})
+    regions = _import_everywhere(record, bundle, lagging)
+    failed = sorted(r for r in lagging if regions[r].status is RegionStatus.FAILED)
+    caught_up = replace(record.cert.state, regions=regions, updated_at=services.clock())
+    if failed:
+        caught_up = _regions_failed(
+            caught_up, state.consecutive_failures, failed, bundle, state.catch_up.encrypted_key, services
+        )
+    else:
+        caught_up = replace(caught_up, catch_up=None, last_error=None, consecutive_failures=0, retry_at=None)
+    record.put(caught_up)
+    _tell_failed_regions(record.cert, services)
+    return record.cert
+
+
+def _import_everywhere(record: Record, bundle: CertificateBundle, regions: Sequence[str]) -> dict[str, RegionState]:
+    """Import into each region on its own; a failure there is kept on that region, never raised."""
+    spec, services = record.cert.spec, record.services
+    states = dict(record.cert.state.regions)
+    revoked = record.cert.state.status is Status.REVOKED
+    for region in regions:
+        before = states.get(region, RegionState())
+        try:
+            arn = services.acm.import_certificate(region, spec.name, bundle, before.arn)
+            if revoked:
+                services.acm.clear_revoked(region, arn)  # the ARN serves a valid certificate again
+        except (AwsError, UnavailableError) as error:
+            log.warning("ACM import failed", extra={"certificate": spec.name, "region": region, "error": error.code})
+            states[region] = replace(before, status=RegionStatus.FAILED, error=f"{error.code}: {error.message}")
+            continue
+        states[region] = RegionState(arn=arn, serial=bundle.serial, status=RegionStatus.SERVED)
+        if before.arn != arn:
+            record.save(regions=dict(states))  # a new ARN is kept at once: a retry re-imports into it
+    return states
+
+
+def _regions_failed(
+    state: CertificateState,
+    failures_before: int,
+    failed: list[str],
+    bundle: CertificateBundle,
+    encrypted_key: bytes | None,
+    services: Services,
+) -> CertificateState:
+    """Issued, but ACM regions lag: keep what they are re-imported from, and come back with backoff."""
+    failures = failures_before + 1
+    errors = "; ".join(f"ACM {r}: {state.regions[r].error}" for r in failed)
+    catch_up = CatchUp(bundle.fullchain_pem, encrypted_key) if encrypted_key is not None else None
+    return replace(
+        state,
+        catch_up=catch_up,
+        last_error=errors,
+        consecutive_failures=failures,
+        retry_at=services.clock() + retry_delay(failures, None, services.rng.random()),
+    )
+
+
+def _tell_failed_regions(cert: Certificate, services: Services) -> None:
+    failed = {r: s for r, s in cert.state.regions.items() if s.status is RegionStatus.FAILED}
+    if not failed:
+        return
+    name = cert.spec.name
+    services.metrics.renewal_failed(name)
+    for region, state in sorted(failed.items()):
+        detail = {**_event_detail(cert), "region": region, "arn": state.arn, "error": state.error}
+        with _telling(name):
+            services.events.publish("Certificate Region Failed", detail)
+    with _telling(name):
+        services.alerts.notify(
+            f"acmevault: {name} not imported into ACM in {', '.join(sorted(failed))}",
+            f"{name} ({', '.join(cert.spec.domains)}) serial {cert.state.serial} is in S3 and the other regions; "
+            f"{cert.state.last_error}. The region is retried on its own (no new order) after "
+            f"{cert.state.retry_at:%Y-%m-%d %H:%M} UTC; it keeps serving its previous certificate until then.",
+        )
+
+
+def refresh_renewal_time(current: Certificate, services: Services, owner: str | None = None) -> Certificate:
     """Not due: ask the CA again for its renewal window if that time has come (ARI), and record it."""
     state, now = current.state, services.clock()
     if state.ari_check_at is None or now < state.ari_check_at or state.certificate_pem is None:
@@ -303,7 +621,7 @@ def refresh_renewal_time(current: Certificate, services: Services) -> Certificat
     session = services.accounts.session(current.spec.directory)
     certificate = x509.load_pem_x509_certificate(state.certificate_pem.encode())
     updated = Certificate(current.spec, _with_ari(state, session, certificate, services))
-    services.certificates.save_state(current.spec.name, updated.state)
+    services.certificates.save_state(current.spec.name, updated.state, owner)
     return updated
 
 
@@ -320,7 +638,8 @@ def _with_ari(
     return replace(state, renew_at=plan.renew_at or state.renew_at, ari_check_at=plan.check_again_at)
 
 
-def _record_failure(current: Certificate, error: AcmeVaultError, services: Services) -> None:
+def _record_failure(record: Record, error: AcmeVaultError) -> None:
+    current, services = record.cert, record.services
     state, now = current.state, services.clock()
     failures = state.consecutive_failures + 1
     retry_after = error.retry_after if isinstance(error, UnavailableError) else None
@@ -333,7 +652,12 @@ def _record_failure(current: Certificate, error: AcmeVaultError, services: Servi
         updated_at=now,
     )
     try:
-        services.certificates.save_state(current.spec.name, failed)
+        services.certificates.save_state(current.spec.name, failed, record.owner)
+    except LeaseLost:
+        log.warning(
+            "lease lost; the failure is left to the worker holding it", extra={"certificate": current.spec.name}
+        )
+        return
     except AcmeVaultError:
         log.exception("could not record the failure", extra={"certificate": current.spec.name})
     log.warning("issuance failed", extra={"certificate": current.spec.name, "error": error.code})
@@ -383,6 +707,7 @@ def _metadata(cert: Certificate, bundle: CertificateBundle) -> dict[str, Any]:
         "not_before": bundle.not_before.isoformat(),
         "not_after": bundle.not_after.isoformat(),
         "acm_arns": dict(cert.state.acm_arns),
+        "regions": {r: v.to_dict() for r, v in cert.state.regions.items()},
     }
 
 
@@ -394,5 +719,6 @@ def _event_detail(cert: Certificate) -> dict[str, Any]:
         "serial": state.serial,
         "not_after": state.not_after.isoformat() if state.not_after else None,
         "acm_arns": dict(state.acm_arns),
+        "regions": {r: v.to_dict() for r, v in state.regions.items()},
         "s3_prefix": state.s3_prefix,
     }

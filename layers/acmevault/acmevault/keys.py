@@ -49,6 +49,16 @@ def build_csr(key: CertificateIssuerPrivateKeyTypes, domains: tuple[str, ...]) -
     return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
+def key_type_of(certificate: x509.Certificate) -> KeyType | None:
+    """The key type of a certificate's public key, as a spec names it; None for a key no spec can name."""
+    public = certificate.public_key()
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return next((t for t, curve in _CURVES.items() if isinstance(public.curve, curve)), None)
+    if isinstance(public, rsa.RSAPublicKey):
+        return next((t for t, bits in _RSA_BITS.items() if public.key_size == bits), None)
+    return None
+
+
 def _public_bytes(key: object) -> bytes:
     return key.public_bytes(  # type: ignore[attr-defined,no-any-return]
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

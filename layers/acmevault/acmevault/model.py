@@ -357,6 +357,33 @@ class CertificateSpec:
         }
 
 
+class RegionStatus(StrEnum):
+    SERVED = "served"  # ACM in this region holds the record's serial (or the one before, while it catches up)
+    FAILED = "failed"  # the last import into this region failed; it is retried on its own, without a new order
+
+
+@dataclass(frozen=True)
+class RegionState:
+    """One ACM region of a certificate: its ARN (stable across renewals) and the serial it holds."""
+
+    arn: str | None = None
+    serial: str | None = None
+    status: RegionStatus = RegionStatus.SERVED
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"arn": self.arn, "serial": self.serial, "status": self.status.value, "error": self.error}
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """The serving certificate with its key (KMS-encrypted), kept only while an ACM region lags behind:
+    a lagging region is re-imported from it without a new order."""
+
+    fullchain: str
+    encrypted_key: bytes = field(repr=False)
+
+
 @dataclass(frozen=True)
 class CertificateState:
     """What acmevault knows about the certificate currently serving for a spec."""
@@ -366,7 +393,8 @@ class CertificateState:
     not_before: datetime | None = None
     not_after: datetime | None = None
     renew_at: datetime | None = None
-    acm_arns: Mapping[str, str] = field(default_factory=dict)
+    # per ACM region: ARN, serial it holds, served | failed (DESIGN "Certificate state additions")
+    regions: Mapping[str, RegionState] = field(default_factory=dict)
     s3_prefix: str | None = None
     account_url: str | None = None
     last_error: str | None = None
@@ -382,6 +410,21 @@ class CertificateState:
     pending: PendingOrder | None = None
     # the serving certificate (public): ARI identifies it, and a revocation needs it
     certificate_pem: str | None = None
+    # while an ACM region lags behind the serial: what it is re-imported from
+    catch_up: CatchUp | None = None
+    # read only (the table's lease): until when a worker holds the certificate; never written by save_state
+    lease_until: datetime | None = None
+
+    @property
+    def acm_arns(self) -> dict[str, str]:
+        """ARN per region, derived from ``regions`` (the field before regions had a state of their own)."""
+        return {region: r.arn for region, r in self.regions.items() if r.arn is not None}
+
+    def lagging(self, regions: Sequence[str]) -> list[str]:
+        """The regions of ``regions`` whose ACM copy is not the record's serial (failed, or never imported)."""
+        if self.serial is None:
+            return []
+        return [r for r in regions if r not in self.regions or self.regions[r].serial != self.serial]
 
     @property
     def due_at(self) -> datetime | None:
@@ -396,12 +439,27 @@ class CertificateState:
 
 @dataclass(frozen=True)
 class PendingOrder:
-    """An order placed but not yet served: enough to finish it after a crash, without ordering again."""
+    """An order placed but not yet served: enough to finish it after a crash, without ordering again,
+    and what it was placed for, so a spec changed since is noticed instead of wedging the certificate."""
 
     order_url: str
     account_url: str
     encrypted_key: bytes = field(repr=False)  # the new private key, encrypted with the stack's KMS key
     fullchain: str | None = None  # set once downloaded: only the push to ACM and S3 remains
+    # what it was placed for; None on orders recorded before these were kept (then the CA's order is checked)
+    domains: tuple[str, ...] | None = None
+    key_type: KeyType | None = None
+    directory: str | None = None
+
+    def placed_for(self, spec: CertificateSpec) -> bool:
+        """Whether this order was placed for exactly ``spec``'s names, key type and directory."""
+        if self.domains is None:
+            return True  # an order from before these were recorded: the CA's order is compared instead
+        return (
+            set(self.domains) == set(spec.domains)
+            and self.key_type is spec.key_type
+            and self.directory == spec.directory
+        )
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .aws.queue import IssueMessage, IssueQueue
-from .errors import AcmeVaultError, LeaseHeld, UnavailableError
+from .errors import AcmeVaultError, LeaseHeld, LeaseLost, UnavailableError
 from .history import record_history
-from .issuance import Services, issue_certificate, renew_if_due
+from .issuance import Services, issue_certificate, renew_if_due, renew_on_request
 from .model import Certificate
 
 log = logging.getLogger(__name__)
@@ -71,15 +71,24 @@ def work(message: IssueMessage, services: Services, deadline: float) -> str:
     A transient failure (CA or AWS unavailable) is raised, so the message comes back after the
     queue's visibility timeout and goes to the dead-letter queue after too many tries. A refusal
     (bad spec, CA said no) is recorded on the certificate and told to people; retrying the message
-    would not help, so it is not raised. Another worker on the same certificate: nothing to do.
+    would not help, so it is not raised. Another worker on the same certificate: a scheduled message
+    has nothing to do ("busy"); an on-demand one is raised, so it comes back once that worker is done.
+    An on-demand message for a certificate that has moved past its ``requested_serial`` was
+    fulfilled already (SQS delivers at least once): "already done".
     """
     try:
         if message.scheduled:
             issued = renew_if_due(message.certificate, services, deadline)
+        elif message.knows_serial:
+            issued = renew_on_request(message.certificate, services, deadline, message.requested_serial)
+            if issued is None:
+                return "already done"
         else:
             issued = issue_certificate(message.certificate, services, deadline)
-    except LeaseHeld:
-        return "busy"
+    except (LeaseHeld, LeaseLost):
+        if message.scheduled:
+            return "busy"
+        raise
     except UnavailableError:
         raise
     except AcmeVaultError as error:
@@ -115,7 +124,7 @@ def queue_renewal(name: str, services: Services, queue: IssueQueue) -> Certifica
     """Renew ``name`` now, due or not: one message to the issue worker (which takes the lease), as the
     sweep sends, with a reason that makes the worker issue instead of checking whether it is due."""
     current = services.certificates.get(name)  # CertificateNotFound names it
-    queue.send([name], reason="on-demand")
+    queue.send([name], reason="on-demand", serials={name: current.state.serial})
     record_history(name, {"action": "renewal requested", "serial": current.state.serial}, services)
     log.info("renewal queued", extra={"certificate": name})
     return current

@@ -540,15 +540,16 @@ def _certcentral(ctx: RotationServices) -> CertCentral:
 def _after_replacement(name: str, rotation: Rotation, ctx: RotationServices, actor: str) -> Rotation:
     previous = ctx.secrets.get_version(name, rotation.previous_version)
     if "queued" not in rotation.done:
-        names = [
-            c.spec.name
+        serials = {
+            c.spec.name: c.state.serial
             for c in ctx.services.certificates.all()
             if c.spec.directory == name
             and c.state.account_url is not None
             and c.state.account_url == rotation.previous_account_url
             and c.state.status is not Status.REVOKED
-        ]
-        ctx.queue.send(names, reason="directory-rotated")
+        }
+        names = list(serials)
+        ctx.queue.send(names, reason="directory-rotated", serials=serials)  # a redelivery re-issues nothing
         rotation = _save(name, rotation.step("queued"), ctx)
         _history(name, ctx, actor, "certificates queued for re-issue", "ok", certificates=names, **_facts(rotation))
     if "deactivated" not in rotation.done:

@@ -5,10 +5,11 @@ Never a secret: no HMAC key, no account key, no private key; the EAB key id is m
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from .model import Certificate
+from .model import Certificate, PendingOrder
 from .ports import Directories
 
 
@@ -27,8 +28,12 @@ def directory_view(name: str, directories: Directories) -> dict[str, Any]:
     }
 
 
-def certificate_view(cert: Certificate) -> dict[str, Any]:
+def certificate_view(cert: Certificate, default_regions: Sequence[str] = ()) -> dict[str, Any]:
+    """The certificate as people see it; ``default_regions``: the stack's ACM regions, for a spec naming none."""
     state = cert.state
+    wanted = cert.spec.acm_regions or tuple(default_regions)
+    now = datetime.now(UTC)
+    locked = state.lease_until is not None and state.lease_until > now
     return {
         "name": cert.spec.name,
         **cert.spec.to_dict(),
@@ -38,9 +43,25 @@ def certificate_view(cert: Certificate) -> dict[str, Any]:
         "not_after": _iso(state.not_after),
         "renew_at": _iso(state.renew_at),
         "acm_arns": dict(state.acm_arns),
+        "regions": {region: r.to_dict() for region, r in sorted(state.regions.items())},
+        # in the record, no longer in the spec: their ACM certificates are left alone and not renewed
+        "dropped_regions": sorted(r for r in state.regions if wanted and r not in wanted),
+        "pending_order": None if state.pending is None else _pending_view(state.pending),
+        "locked_until": _iso(state.lease_until) if locked else None,
         "s3_prefix": state.s3_prefix,
         "account_url": state.account_url,
         "last_error": state.last_error,
         "consecutive_failures": state.consecutive_failures,
         "updated_at": _iso(state.updated_at),
+    }
+
+
+def _pending_view(pending: PendingOrder) -> dict[str, Any]:
+    """An order in flight, without its key."""
+    return {
+        "order_url": pending.order_url,
+        "domains": None if pending.domains is None else list(pending.domains),
+        "key_type": None if pending.key_type is None else pending.key_type.value,
+        "directory": pending.directory,
+        "downloaded": pending.fullchain is not None,
     }

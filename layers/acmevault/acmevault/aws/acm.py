@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..errors import ConflictError
 from ..keys import CertificateBundle
 from .clients import client, error_code, translated
 
@@ -65,3 +66,17 @@ class AcmImporter:
         """Drop the revoked tag once a new certificate has been imported into the same ARN."""
         with translated(f"clearing the revoked tag of {arn}"):
             client("acm", region).remove_tags_from_certificate(CertificateArn=arn, Tags=[{"Key": REVOKED_TAG}])
+
+    def delete_certificate(self, region: str, arn: str) -> None:
+        """Delete the ACM certificate at ``arn``; one deleted already is fine. In use: ConflictError."""
+        with translated(f"deleting {arn}"):
+            try:
+                client("acm", region).delete_certificate(CertificateArn=arn)
+            except ClientError as error:
+                code = error_code(error)
+                if code == "ResourceInUseException":
+                    raise ConflictError(
+                        f"{arn} is still in use (a load balancer or distribution); detach it first"
+                    ) from None
+                if code != "ResourceNotFoundException":
+                    raise

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import AwsUnavailable, ValidationError
 from ..model import validate_name
 from .clients import client, translated
+
+_SERIAL = re.compile(r"[0-9a-f]{1,64}")
 
 
 @dataclass(frozen=True)
 class IssueMessage:
     certificate: str
     reason: str  # "renewal" (the schedule: only if due) or why it was asked for (on demand: always)
+    # on demand: the serial serving when it was asked for (None: never issued); a redelivery after the
+    # certificate moved past it does nothing. ``knows_serial`` is False on messages from before it was sent.
+    requested_serial: str | None = None
+    knows_serial: bool = False
 
     @property
     def scheduled(self) -> bool:
@@ -32,7 +40,19 @@ def parse_message(body: str) -> IssueMessage:
     reason = message.get("reason", "renewal")
     if not isinstance(reason, str):
         raise ValidationError("reason", "must be a string")
-    return IssueMessage(validate_name(message["certificate"], "certificate"), reason)
+    requested = message.get("requested_serial")
+    if requested is not None and (not isinstance(requested, str) or not _SERIAL.fullmatch(requested)):
+        raise ValidationError("requested_serial", "must be a certificate serial in hexadecimal, or null")
+    return IssueMessage(
+        validate_name(message["certificate"], "certificate"), reason, requested, "requested_serial" in message
+    )
+
+
+def _body(name: str, reason: str, serials: Mapping[str, str | None] | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"certificate": name, "reason": reason}
+    if serials is not None:
+        body["requested_serial"] = serials.get(name)
+    return body
 
 
 class IssueQueue:
@@ -40,8 +60,9 @@ class IssueQueue:
         self.queue_url = queue_url
         self._region = region
 
-    def send(self, names: Iterable[str], reason: str) -> int:
-        """Queue the names, ten to a batch; return how many were sent."""
+    def send(self, names: Iterable[str], reason: str, serials: Mapping[str, str | None] | None = None) -> int:
+        """Queue the names, ten to a batch; return how many were sent. With ``serials`` each message carries
+        its certificate's serial at the time of asking (``requested_serial``): at-least-once delivery safe."""
         sqs = client("sqs", self._region)
         batch: list[str] = []
         sent = 0
@@ -50,8 +71,7 @@ class IssueQueue:
                 batch.append(name)
             if batch and (len(batch) == 10 or name is None):
                 entries = [
-                    {"Id": str(i), "MessageBody": json.dumps({"certificate": n, "reason": reason})}
-                    for i, n in enumerate(batch)
+                    {"Id": str(i), "MessageBody": json.dumps(_body(n, reason, serials))} for i, n in enumerate(batch)
                 ]
                 with translated("queueing certificates for issuance"):
                     response = sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)

@@ -12,15 +12,26 @@ from __future__ import annotations
 
 import secrets
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..errors import CertificateNotFound, LeaseHeld
-from ..model import SPEC_FIELDS, Certificate, CertificateSpec, CertificateState, PendingOrder, Status
+from ..errors import CertificateNotFound, LeaseHeld, LeaseLost
+from ..model import (
+    SPEC_FIELDS,
+    CatchUp,
+    Certificate,
+    CertificateSpec,
+    CertificateState,
+    KeyType,
+    PendingOrder,
+    RegionState,
+    RegionStatus,
+    Status,
+)
 from .clients import client, error_code, translated
 from .items import deserialize as _deserialize
 from .items import iso as _iso
@@ -46,19 +57,27 @@ def _from_item(item: dict[str, Any]) -> Certificate:
     )
     pending = None
     if data.get("pending_order_url"):
+        domains = data.get("pending_domains")
+        key_type = data.get("pending_key_type")
         pending = PendingOrder(
             order_url=data["pending_order_url"],
             account_url=data["pending_account_url"],
             encrypted_key=bytes(data["pending_key"]),
             fullchain=data.get("pending_fullchain"),
+            domains=tuple(domains) if domains is not None else None,
+            key_type=KeyType(key_type) if key_type else None,
+            directory=data.get("pending_directory"),
         )
+    catch_up = None
+    if data.get("catch_up_fullchain") and data.get("catch_up_key"):
+        catch_up = CatchUp(fullchain=data["catch_up_fullchain"], encrypted_key=bytes(data["catch_up_key"]))
     state = CertificateState(
         status=Status(data.get("status", Status.PENDING.value)),
         serial=data.get("serial"),
         not_before=_dt(data.get("not_before")),
         not_after=_dt(data.get("not_after")),
         renew_at=_dt(data.get("renew_at")),
-        acm_arns=dict(data.get("acm_arns") or {}),
+        regions=_regions(data),
         s3_prefix=data.get("s3_prefix"),
         account_url=data.get("account_url"),
         last_error=data.get("last_error"),
@@ -69,8 +88,28 @@ def _from_item(item: dict[str, Any]) -> Certificate:
         alert_at=_dt(data.get("alert_at")),
         pending=pending,
         certificate_pem=data.get("certificate_pem"),
+        catch_up=catch_up,
+        lease_until=_dt(data.get("lease_until")),
     )
     return Certificate(spec, state)
+
+
+def _regions(data: dict[str, Any]) -> dict[str, RegionState]:
+    """Per-region state; an item written before regions had one (``acm_arns`` only) reads as all served."""
+    if "regions" in data:
+        return {
+            region: RegionState(
+                arn=r.get("arn"), serial=r.get("serial"), status=RegionStatus(r["status"]), error=r.get("error")
+            )
+            for region, r in data["regions"].items()
+        }
+    return {
+        region: RegionState(arn=arn, serial=data.get("serial")) for region, arn in (data.get("acm_arns") or {}).items()
+    }
+
+
+def _region_items(regions: Mapping[str, RegionState]) -> dict[str, Any] | None:
+    return {region: {k: v for k, v in r.to_dict().items() if v is not None} for region, r in regions.items()} or None
 
 
 class CertificateTable:
@@ -128,15 +167,21 @@ class CertificateTable:
             )
         return _from_item(response["Attributes"])
 
-    def save_state(self, name: str, state: CertificateState) -> None:
-        """Replace the state of an existing certificate (the spec is left as it is)."""
+    def save_state(self, name: str, state: CertificateState, owner: str | None = None) -> None:
+        """Replace the state of an existing certificate (the spec is left as it is).
+
+        With ``owner`` the write is fenced by the lease: LeaseLost when another worker holds it now
+        (this one's ran out), so a worker that lost its lease never writes over the newer one's state.
+        """
+        pending = state.pending
         values: dict[str, Any] = {
             "status": state.status.value,
             "serial": state.serial,
             "not_before": _iso(state.not_before),
             "not_after": _iso(state.not_after),
             "renew_at": _iso(state.renew_at),
-            "acm_arns": dict(state.acm_arns) or None,
+            "regions": _region_items(state.regions),
+            "acm_arns": state.acm_arns or None,  # derived from regions; kept for readers of the earlier layout
             "s3_prefix": state.s3_prefix,
             "account_url": state.account_url,
             "last_error": state.last_error,
@@ -147,31 +192,56 @@ class CertificateTable:
             "alert_at": _iso(state.alert_at) if state.status is not Status.REVOKED else None,
             "due_at": _iso(state.due_at),
             "due_pk": due_shard(name),
-            "pending_order_url": state.pending.order_url if state.pending else None,
-            "pending_account_url": state.pending.account_url if state.pending else None,
-            "pending_key": state.pending.encrypted_key if state.pending else None,
-            "pending_fullchain": state.pending.fullchain if state.pending else None,
+            "pending_order_url": pending.order_url if pending else None,
+            "pending_account_url": pending.account_url if pending else None,
+            "pending_key": pending.encrypted_key if pending else None,
+            "pending_fullchain": pending.fullchain if pending else None,
+            "pending_domains": list(pending.domains) if pending and pending.domains is not None else None,
+            "pending_key_type": pending.key_type.value if pending and pending.key_type else None,
+            "pending_directory": pending.directory if pending else None,
             "certificate_pem": state.certificate_pem,
+            "catch_up_fullchain": state.catch_up.fullchain if state.catch_up else None,
+            "catch_up_key": state.catch_up.encrypted_key if state.catch_up else None,
         }
         present = {k: v for k, v in values.items() if v is not None}
         absent = [k for k, v in values.items() if v is None]
         expression = "SET " + ", ".join(f"#{k} = :{k}" for k in present)
         if absent:
             expression += " REMOVE " + ", ".join(f"#{k}" for k in absent)
+        condition = "attribute_exists(pk)"
+        names = {f"#{k}": k for k in values}
+        if owner is not None:
+            condition += " AND #lease_owner = :lease_owner"
+            names["#lease_owner"] = "lease_owner"
+            present[":lease_owner"] = owner
         with translated(f"storing the state of certificate {name!r}"):
             try:
                 self._ddb.update_item(
                     TableName=self.table_name,
                     Key=_to_item({"pk": CERT_PK, "sk": name}),
                     UpdateExpression=expression,
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeNames={f"#{k}": k for k in values},
-                    ExpressionAttributeValues=_to_item({f":{k}": v for k, v in present.items()}),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=_to_item(
+                        {(k if k.startswith(":") else f":{k}"): v for k, v in present.items()}
+                    ),
                 )
             except ClientError as error:
                 if error_code(error) == "ConditionalCheckFailedException":
-                    raise CertificateNotFound(name) from None
+                    self.get(name)  # CertificateNotFound when it is not there at all
+                    raise LeaseLost(name) from None
                 raise
+
+    def mark_due(self, name: str, now: datetime) -> None:
+        """Make the certificate due now (its spec changed): the sweep picks it up at its next run."""
+        with translated(f"marking certificate {name!r} due"):
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=_to_item({"pk": CERT_PK, "sk": name}),
+                UpdateExpression="SET renew_at = :now, due_at = :now, due_pk = :shard",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_to_item({":now": now.isoformat(), ":shard": due_shard(name)}),
+            )
 
     def delete(self, name: str) -> None:
         with translated(f"deleting certificate {name!r}"):
@@ -274,8 +344,8 @@ class CertificateTable:
             except ClientError as error:
                 if error_code(error) != "ConditionalCheckFailedException":
                     raise
-                self.get(name)  # CertificateNotFound when it is not there at all
-                raise LeaseHeld(name) from None
+                held = self.get(name)  # CertificateNotFound when it is not there at all
+                raise LeaseHeld(name, held.state.lease_until) from None
 
     def release_lease(self, name: str, owner: str) -> None:
         with translated(f"releasing the lease on {name!r}"):
