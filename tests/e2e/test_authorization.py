@@ -289,6 +289,14 @@ REFUSALS = [
         lambda w: f"HIST#{w.cert_a}",
     ),
     Refusal(
+        "team B resets team A's certificate",
+        TEAM_B,
+        lambda w: as_(TEAM_B, "api-post-certificate-reset.json", name=w.cert_a),
+        "name",
+        "does not allow",
+        lambda w: f"HIST#{w.cert_a}",
+    ),
+    Refusal(
         "team B revokes team A's issued certificate",
         TEAM_B,
         lambda w: as_(TEAM_B, "api-post-certificate-revoke.json", name=w.issued_a, body={"reason": "keyCompromise"}),
