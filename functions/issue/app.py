@@ -1,4 +1,5 @@
-"""SQS → issue or renew one certificate per message; only transient failures go back to the queue."""
+"""SQS → issue or renew one certificate per message; transient failures and on-demand messages that meet another
+worker's lease go back to the queue (a redelivered on-demand message whose certificate moved on does nothing)."""
 
 from dataclasses import replace
 from functools import cache
