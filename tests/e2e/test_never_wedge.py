@@ -325,3 +325,23 @@ def test_an_order_recorded_before_orders_kept_their_names_is_checked_at_the_ca_a
     assert run(stack, "IssueFunction", scheduled(name)) == {"batchItemFailures": []}
     assert served_names(stack, name) == {first, added}
     assert "pending order dropped" in history(stack, name)
+
+
+def test_a_downloaded_certificate_that_expired_before_it_was_pushed_is_dropped_not_served(
+    stack, cli, directory, unique
+):
+    from acmevault.issuance import renew_if_due
+
+    name = f"stale-{unique}"
+    assert cli("cert", "put", name, "-d", f"{unique}.example.com", "--directory", directory).code == 0
+    bucket = stack.env["ACMEVAULT_BUCKET"]
+    with pytest.raises(AwsUnavailable):
+        issue_certificate(name, fresh_services(stack, files=FailingS3(bucket)), time.monotonic() + 60)
+    downloaded = fresh_services(stack).certificates.get(name).state.pending
+    assert downloaded is not None and downloaded.fullchain is not None
+    # WHEN the next attempt comes after the downloaded certificate's end (ACM would refuse to import it)
+    later = fresh_services(stack, clock=lambda: datetime.now(UTC) + timedelta(days=400))
+    issued = renew_if_due(name, later, time.monotonic() + 60)
+    # THEN it is dropped and a new one is ordered and served
+    assert issued is not None and issued.state.certificate_pem not in downloaded.fullchain
+    assert "pending order dropped" in history(stack, name)

@@ -381,6 +381,9 @@ def _downloaded(pending: PendingOrder, spec: CertificateSpec, record: Record) ->
     except CertificateRejected:
         _drop_pending(record, "the downloaded certificate failed the checks")
         return None
+    if bundle.not_after <= record.services.clock():
+        _drop_pending(record, "the downloaded certificate expired before it was pushed")  # ACM refuses it
+        return None
     covers = set(spec.domains) <= {n.lower() for n in bundle.dns_names}
     if not covers or key_type_of(bundle.certificate) is not spec.key_type:
         _drop_pending(record, "the downloaded certificate does not cover the spec as it is now")
