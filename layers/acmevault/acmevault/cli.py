@@ -392,7 +392,7 @@ def renew(args: argparse.Namespace) -> int:
     if not args.due:
         raise ValidationError("--due", "say which certificates to renew: 'acmevault renew --due'")
     _check_timeout(args.timeout)
-    from .renewal import renew_due
+    from .renewal import ISSUED_REGION_FAILING, renew_due
 
     services = _services()
     now = datetime.now(UTC)
@@ -405,7 +405,7 @@ def renew(args: argparse.Namespace) -> int:
     bar.done()
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
     print(f"{sum(outcomes.values())} certificates looked at: {summary}")
-    return 1 if outcomes.get("failed") else 0
+    return 1 if outcomes.get("failed") or outcomes.get(ISSUED_REGION_FAILING) else 0
 
 
 class _ProgressBar:

@@ -18,11 +18,13 @@ from .aws.queue import IssueMessage, IssueQueue
 from .errors import AcmeVaultError, LeaseHeld, LeaseLost, UnavailableError
 from .history import record_history
 from .issuance import Services, issue_certificate, renew_if_due, renew_on_request
-from .model import Certificate
+from .model import Certificate, RegionStatus
 
 log = logging.getLogger(__name__)
 
 ALERT_AGAIN_AFTER = timedelta(days=1)
+# served from S3 and the other regions; the failing region is retried on its own, without a new order
+ISSUED_REGION_FAILING = "issued (ACM region failing)"
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,10 @@ def work(message: IssueMessage, services: Services, deadline: float) -> str:
     except AcmeVaultError as error:
         log.warning("not issued", extra={"certificate": message.certificate, "error": error.code})
         return "failed"
-    return "not due" if issued is None else "issued"
+    if issued is None:
+        return "not due"
+    lagging = any(r.status is RegionStatus.FAILED for r in issued.state.regions.values())
+    return ISSUED_REGION_FAILING if lagging else "issued"
 
 
 def renew_due(
