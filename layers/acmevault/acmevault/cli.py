@@ -17,9 +17,10 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import AcmeVaultError, ValidationError
+from .quoting import argument_label
 from .redaction import redact
 
 DEFAULT_TIMEOUT = 300.0
@@ -479,8 +480,15 @@ def local_invoke(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors redacted: they quote what was typed ("invalid choice: '...'")."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redact(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="acmevault",
         description="Vault ACME directory credentials and keep certificates fresh in ACM and S3.",
     )
@@ -661,9 +669,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(a.startswith(_SECRET_FLAGS) for a in argv):
         print("acmevault: the EAB HMAC key is never taken from the command line; pipe it on stdin", file=sys.stderr)
         return 2
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        # Named when they look like an option or a word; a pasted secret is described by its length.
+        shown = ", ".join(argument_label(a) for a in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        print(f"acmevault: {len(unknown)} unrecognised argument(s): {shown} (see --help)", file=sys.stderr)
+        return 2
     _log_to_stderr(logging.INFO if args.verbose else logging.WARNING)
     try:
+        if getattr(args, "name", None) is not None:
+            from .model import validate_name
+
+            validate_name(args.name)  # every NAME argument, before anything looks it up
         return int(args.run(args))
     except ValidationError as error:
         print(f"acmevault: {error.message}", file=sys.stderr)

@@ -25,6 +25,7 @@ import binascii
 import json
 import logging
 import math
+import re
 import traceback
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -65,6 +66,7 @@ from .errors import (
 from .issuance import define_certificate
 from .model import CREDENTIAL_FIELDS, Certificate, CertificateSpec, DirectoryCredential, validate_name
 from .policy import POLICY_FIELDS, DirectoryPolicy
+from .quoting import field_label, quoted
 from .recovery import reset_certificate
 from .renewal import queue_renewal
 from .revocation import RevocationReason, delete_certificate, revoke_certificate
@@ -81,6 +83,9 @@ IDEMPOTENCY_SECONDS = 3600  # a retry within the hour gets the first answer
 IDEMPOTENCY_PK = "IDEMPOTENCY"  # the records' partition in the certificate table
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
 RETRY_AFTER_SECONDS = 5  # when a dependency is down and did not say for how long
+_LIMIT = re.compile(r"\A[0-9]{1,3}\Z", re.ASCII)  # str.isdigit() would take Arabic-Indic digits too
+# A path as the 404 may show it: route words and names; anything else is described by its length.
+_SHOWN_SEGMENT = re.compile(r"\A[a-z0-9._-]{0,63}\Z", re.ASCII)
 
 
 # -- request hygiene -------------------------------------------------------------------------------
@@ -120,7 +125,7 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for key, value in pairs:
         if key in data:
-            raise ValidationError(key, "is given twice in the body")
+            raise ValidationError(field_label(key), "is given twice in the body")
         data[key] = value
     return data
 
@@ -144,7 +149,7 @@ def json_body(*, required: bool = True, fields: Sequence[str] | None = None) -> 
     media, *parameters = (part.strip().lower() for part in content_type.split(";"))
     charsets = [p.removeprefix("charset=").strip('"') for p in parameters if p.startswith("charset=")]
     if media != "application/json" or any(charset != "utf-8" for charset in charsets):
-        shown = repr(content_type[:100]) if content_type else "none"
+        shown = quoted(content_type) if content_type else "none"
         raise UnsupportedMediaType("Content-Type", f"is {shown}; send the body as application/json")
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
@@ -163,7 +168,7 @@ def json_body(*, required: bool = True, fields: Sequence[str] | None = None) -> 
         unknown = sorted(set(data) - set(fields))
         if unknown:
             allowed = ", ".join(fields) or "none"
-            raise ValidationError(unknown[0], f"is not a field of this request (fields: {allowed})")
+            raise ValidationError(field_label(unknown[0]), f"is not a field of this request (fields: {allowed})")
     return data
 
 
@@ -181,7 +186,7 @@ def query(*allowed: str) -> dict[str, str]:
     for name in sorted({*given, *repeated}):
         if name not in allowed:
             listed = ", ".join(allowed) or "none"
-            raise ValidationError(name[:100], f"is not a query parameter of this request (parameters: {listed})")
+            raise ValidationError(field_label(name), f"is not a query parameter of this request (parameters: {listed})")
         if len(repeated.get(name) or ()) > 1:
             raise ValidationError(name, "is given more than once")
     return dict(given)
@@ -480,11 +485,11 @@ def list_certificates() -> dict[str, Any]:
     parameters = query("limit", "after")
     no_body()
     limit_text = parameters.get("limit", str(DEFAULT_LIMIT))
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
-        raise ValidationError("limit", f"{limit_text[:20]!r} is not a whole number from 1 to {MAX_LIMIT}")
+    if not _LIMIT.fullmatch(limit_text) or not 1 <= int(limit_text) <= MAX_LIMIT:
+        raise ValidationError("limit", f"{quoted(limit_text)} is not a whole number from 1 to {MAX_LIMIT}")
     after = parameters.get("after")
     if after is not None:
-        validate_name(after[:100], "after")
+        validate_name(after, "after")
     page, following = _visible_page(caller, int(limit_text), after)
     defaults = composition.services().default_acm_regions
     return {"certificates": [certificate_view(cert, defaults) for cert in page], "next": following}
@@ -531,7 +536,7 @@ def delete_certificate_route(name: str) -> dict[str, Any]:
     no_body()
     revoke = parameters.get("revoke", "false")
     if revoke not in ("true", "false"):
-        raise ValidationError("revoke", f"{revoke[:20]!r} is not true or false")
+        raise ValidationError("revoke", f"{quoted(revoke)} is not true or false")
     reason = None
     if revoke == "true":
         reason = RevocationReason.parse(parameters.get("reason"))
@@ -669,8 +674,14 @@ def acmevault_error(error: AcmeVaultError) -> Response[Any]:
 @router.exception_handler(RouteNotFound)  # type: ignore[untyped-decorator]
 def no_route(_: RouteNotFound) -> Response[Any]:
     event = router.current_event
-    message = f"no route {event.http_method} {event.path[:200]} (routes: openapi.yaml)"
+    message = f"no route {event.http_method[:10]} {_shown_path(event.path)} (routes: openapi.yaml)"
     return _error(HTTPStatus.NOT_FOUND, {"error": "not_found", "message": message})
+
+
+def _shown_path(path: str) -> str:
+    """The path of a request no route takes, each segment that is not a plain word shown by its length."""
+    segments = path[:512].split("/")
+    return "/".join(s if _SHOWN_SEGMENT.fullmatch(s) else f"<{len(s)} characters>" for s in segments)
 
 
 @router.exception_handler(Exception)  # type: ignore[untyped-decorator]

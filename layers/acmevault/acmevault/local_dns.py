@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import socket
 import socketserver
@@ -107,6 +108,9 @@ def build_response(query: Query, rcode: int, records: TxtRecords, ttl: int = 60,
     return message
 
 
+_DDD = re.compile(r"[0-9]{3}", re.ASCII)  # a \DDD escape: three ASCII digits
+
+
 def parse_txt_value(value: str) -> tuple[bytes, ...]:
     """A Route 53 TXT value ('"abc" "def"', with \\" and \\DDD escapes) as its character-strings."""
     strings: list[bytes] = []
@@ -119,7 +123,7 @@ def parse_txt_value(value: str) -> tuple[bytes, ...]:
         quoted = value[i] == '"'
         i += quoted
         while i < len(value) and (value[i] != '"' if quoted else not value[i].isspace()):
-            if value[i] == "\\" and value[i + 1 : i + 4].isdigit() and len(value[i + 1 : i + 4]) == 3:
+            if value[i] == "\\" and _DDD.fullmatch(value[i + 1 : i + 4]):
                 current.append(int(value[i + 1 : i + 4]) & 0xFF)
                 i += 4
             elif value[i] == "\\" and i + 1 < len(value):

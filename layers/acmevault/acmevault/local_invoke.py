@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -71,7 +72,8 @@ class FunctionDefinition:
 
 
 def _number(value: Any, default: int) -> int:
-    return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else default
+    # ASCII digits only: str.isdigit() also takes other scripts' digits.
+    return int(value) if isinstance(value, (int, str)) and re.fullmatch(r"[0-9]+", str(value), re.ASCII) else default
 
 
 def functions(template_path: Path) -> dict[str, FunctionDefinition]:

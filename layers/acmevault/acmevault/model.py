@@ -17,16 +17,32 @@ from enum import Enum, StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ValidationError
+import idna
 
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_BASE64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
+from .errors import ValidationError
+from .quoting import field_label, quoted
+from .redaction import remember
+
+# Every pattern is anchored with \A and \Z (``$`` also matches before a trailing newline) and
+# compiled with re.ASCII (``\d`` and ``\w`` would take other scripts' digits and letters).
+NAME_PATTERN = re.compile(r"\A[a-z0-9][a-z0-9-]{0,62}\Z", re.ASCII)
+_LABEL = re.compile(r"\A(?!-)[a-z0-9-]{1,63}(?<!-)\Z", re.ASCII)
+_NUMERIC = re.compile(r"\A[0-9]+\Z", re.ASCII)
+_BASE64URL = re.compile(r"\A[A-Za-z0-9_-]+={0,2}\Z", re.ASCII)
+_REGION = re.compile(r"\A[a-z]{2}(-gov)?-[a-z]+-[0-9]\Z", re.ASCII)
+_HOSTED_ZONE_ID = re.compile(r"\A(/hostedzone/)?[A-Z0-9]{1,32}\Z", re.ASCII)
+_PROFILE = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z", re.ASCII)
+_KID = re.compile(r"\A[!-~]{1,512}\Z", re.ASCII)
+# mailto: with one address: printable ASCII without spaces before the @, a host name after it.
+_MAILTO = re.compile(r"\Amailto:[!-?A-~]+@[A-Za-z0-9.-]+\Z", re.ASCII)
+# An https URL as it goes on the wire: printable ASCII, no spaces (urlsplit drops tabs and newlines).
+_URL_TEXT = re.compile(r"\A[!-~]{1,2048}\Z", re.ASCII)
 # An IAM role: partition, 12-digit account, optional path, name of 1-64 of IAM's characters.
 ROLE_ARN_PATTERN = re.compile(
-    r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\x21-\x7e]{1,510}/)?[A-Za-z0-9_+=,.@-]{1,64}$"
+    r"\Aarn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/([\x21-\x7e]{1,510}/)?[A-Za-z0-9_+=,.@-]{1,64}\Z", re.ASCII
 )
 MAX_DOMAINS = 100
+MIN_HMAC_BYTES = 16
 HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 
 
@@ -56,48 +72,80 @@ def _enum(enum: type[Enum], field_name: str, value: Any) -> Any:
         return enum(value)
     except ValueError:
         allowed = ", ".join(str(m.value) for m in enum)
-        raise ValidationError(field_name, f"{value!r} is not one of: {allowed}") from None
+        raise ValidationError(field_name, f"{quoted(value)} is not one of: {allowed}") from None
 
 
 def validate_name(value: Any, field_name: str = "name") -> str:
-    if not isinstance(value, str) or not NAME_PATTERN.match(value):
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
         raise ValidationError(
-            field_name, f"{value!r} is not a valid name (1-63 of a-z, 0-9 and '-', starting with a letter or digit)"
+            field_name,
+            f"{quoted(value)} is not a valid name (1-63 of a-z, 0-9 and '-', starting with a letter or digit)",
         )
     return value
 
 
 def validate_domain(value: Any, field_name: str = "domains") -> str:
+    """A DNS name as a certificate may carry it, lower-cased and without a trailing dot.
+
+    Labels are LDH (letters, digits, hyphens; 1-63, no hyphen at either end); a wildcard only as a
+    leading ``*.``; hyphens in positions 3-4 only in an ``xn--`` A-label, which must decode (IDNA 2008,
+    ``idna``) and be in its canonical form; the top-level label is not all digits.
+    """
     if not isinstance(value, str):
-        raise ValidationError(field_name, f"{value!r} is not a string")
+        raise ValidationError(field_name, f"{quoted(value)} is not a string")
     if not value:
         raise ValidationError(field_name, "a domain name is empty")
     if not value.isascii():
         raise ValidationError(
-            field_name, f"{value!r} is not ASCII; give an internationalised name in its IDNA form (xn--...)"
+            field_name, f"{quoted(value)} is not ASCII; give an internationalised name in its IDNA form (xn--...)"
         )
-    domain = value.lower().rstrip(".")
+    domain = value.lower().removesuffix(".")
     try:
         ipaddress.ip_address(domain.strip("[]"))
     except ValueError:
         pass
     else:
-        raise ValidationError(field_name, f"{value!r} is an IP address; only DNS names are supported")
+        raise ValidationError(field_name, f"{quoted(value)} is an IP address; only DNS names are supported")
     if len(domain) > 253:
-        raise ValidationError(field_name, f"{value!r} is longer than 253 characters")
+        raise ValidationError(field_name, f"{quoted(value)} is longer than 253 characters")
     labels = domain.split(".")
     if labels[0] == "*":
         labels = labels[1:]
     if len(labels) < 2:
-        raise ValidationError(field_name, f"{value!r} is not a fully qualified domain name")
+        raise ValidationError(field_name, f"{quoted(value)} is not a fully qualified domain name")
     for label in labels:
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             raise ValidationError(
                 field_name,
-                f"{value!r} is not a valid domain name "
-                f"(label {label!r}; a wildcard is allowed only as '*.' at the start)",
+                f"{quoted(value)} is not a valid domain name "
+                f"(label {quoted(label)}; a wildcard is allowed only as '*.' at the start)",
             )
+        _check_idna_label(value, label, field_name)
+    if _NUMERIC.fullmatch(labels[-1]):
+        raise ValidationError(
+            field_name, f"{quoted(value)} is not a valid domain name (its top-level label {labels[-1]!r} is all digits)"
+        )
     return domain
+
+
+def _check_idna_label(value: str, label: str, field_name: str) -> None:
+    if label[2:4] == "--" and not label.startswith("xn--"):
+        raise ValidationError(
+            field_name,
+            f"{quoted(value)} is not a valid domain name (label {quoted(label)}: '--' in positions 3-4 is "
+            "reserved for IDNA A-labels, xn--...)",
+        )
+    if not label.startswith("xn--"):
+        return
+    try:
+        canonical = idna.alabel(idna.ulabel(label)).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        canonical = None
+    if canonical != label:
+        raise ValidationError(
+            field_name,
+            f"{quoted(value)} is not a valid domain name (label {quoted(label)} is not a valid IDNA A-label)",
+        )
 
 
 def validate_domains(values: Any) -> tuple[str, ...]:
@@ -111,14 +159,14 @@ def validate_domains(values: Any) -> tuple[str, ...]:
     seen: set[str] = set()
     for domain in domains:
         if domain in seen:
-            raise ValidationError("domains", f"{domain!r} is listed twice")
+            raise ValidationError("domains", f"{quoted(domain)} is listed twice")
         seen.add(domain)
     return domains
 
 
 def validate_region(value: Any, field_name: str = "acm_regions") -> str:
-    if not isinstance(value, str) or not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", value):
-        raise ValidationError(field_name, f"{value!r} is not an AWS region name")
+    if not isinstance(value, str) or not _REGION.fullmatch(value):
+        raise ValidationError(field_name, f"{quoted(value)} is not an AWS region name")
     return value
 
 
@@ -150,38 +198,47 @@ class DirectoryCredential:
             raise ValidationError(missing, "eab_kid and eab_hmac_key are given together or not at all")
         if self.eab_kid is not None:
             kid = self.eab_kid
-            if not kid or not kid.isascii() or not kid.isprintable() or " " in kid or len(kid) > 512:
+            if not isinstance(kid, str) or not _KID.fullmatch(kid):
                 raise ValidationError("eab_kid", "must be 1-512 printable ASCII characters without spaces")
         if self.eab_hmac_key is not None:
             self._check_hmac(self.eab_hmac_key)
         if self.eab_hmac_alg not in HMAC_ALGORITHMS:
-            raise ValidationError("eab_hmac_alg", f"{self.eab_hmac_alg!r} is not one of: {', '.join(HMAC_ALGORITHMS)}")
+            raise ValidationError(
+                "eab_hmac_alg", f"{quoted(self.eab_hmac_alg)} is not one of: {', '.join(HMAC_ALGORITHMS)}"
+            )
         for uri in self.contact:
-            if not isinstance(uri, str) or not re.match(r"^mailto:[^@\s]+@[^@\s]+$", uri):
-                raise ValidationError("contact", f"{uri!r} is not a mailto: URI")
+            if not isinstance(uri, str) or not _MAILTO.fullmatch(uri):
+                raise ValidationError("contact", f"{quoted(uri)} is not a mailto: URI (one address)")
 
     def _check_url(self) -> None:
         if not isinstance(self.directory_url, str):
             raise ValidationError("directory_url", "must be a string")
+        if not _URL_TEXT.fullmatch(self.directory_url):
+            raise ValidationError(
+                "directory_url", f"{quoted(self.directory_url)} is not a URL (1-2048 printable ASCII, no spaces)"
+            )
         parts = urlsplit(self.directory_url)
         if parts.scheme != "https":
-            raise ValidationError("directory_url", f"{self.directory_url!r} is not an https URL")
+            raise ValidationError("directory_url", f"{quoted(self.directory_url)} is not an https URL")
         if not parts.hostname:
-            raise ValidationError("directory_url", f"{self.directory_url!r} has no host")
+            raise ValidationError("directory_url", f"{quoted(self.directory_url)} has no host")
         if parts.username or parts.password:
             raise ValidationError("directory_url", "must not carry a user name or password")
 
     @staticmethod
     def _check_hmac(value: str) -> None:
         # The message never quotes the value: it is the secret.
-        if not isinstance(value, str) or not _BASE64URL.match(value):
+        if not isinstance(value, str) or not _BASE64URL.fullmatch(value):
             raise ValidationError("eab_hmac_key", "is not base64url (A-Z, a-z, 0-9, '-' and '_')")
         try:
             decoded = decode_base64url(value)
         except (binascii.Error, ValueError):
             raise ValidationError("eab_hmac_key", "does not decode as base64url") from None
-        if len(decoded) < 16:
-            raise ValidationError("eab_hmac_key", f"decodes to {len(decoded)} bytes; an EAB MAC key has at least 16")
+        if len(decoded) < MIN_HMAC_BYTES:
+            raise ValidationError(
+                "eab_hmac_key", f"decodes to {len(decoded)} bytes; an EAB MAC key has at least {MIN_HMAC_BYTES}"
+            )
+        remember(value)  # from here on, the log redactor blanks this key wherever it turns up
 
     @property
     def needs_registration(self) -> bool:
@@ -216,7 +273,7 @@ class DirectoryCredential:
             "account_url",
         }
         if unknown:
-            raise ValidationError(sorted(unknown)[0], "is not a field of a directory secret")
+            raise ValidationError(field_label(sorted(unknown)[0]), "is not a field of a directory secret")
         if "directory_url" not in data:
             raise ValidationError("directory_url", "is required")
         contact = data.get("contact") or ()
@@ -241,7 +298,9 @@ class DirectoryCredential:
         unknown = sorted(set(data) - set(CREDENTIAL_FIELDS))
         if unknown:
             allowed = ", ".join(CREDENTIAL_FIELDS)
-            raise ValidationError(unknown[0], f"is not a field of a directory credential (fields: {allowed})")
+            raise ValidationError(
+                field_label(unknown[0]), f"is not a field of a directory credential (fields: {allowed})"
+            )
         if data.get("directory_url") in (None, ""):
             raise ValidationError("directory_url", "is required")
         for name in ("directory_url", "eab_kid", "eab_hmac_key", "eab_hmac_alg"):
@@ -307,29 +366,31 @@ class CertificateSpec:
             raise ValidationError("body", "must be a JSON object")
         unknown = sorted(set(data) - set(SPEC_FIELDS) - {"name"})
         if unknown:
-            raise ValidationError(unknown[0], f"is not a field of a certificate (fields: {', '.join(SPEC_FIELDS)})")
+            raise ValidationError(
+                field_label(unknown[0]), f"is not a field of a certificate (fields: {', '.join(SPEC_FIELDS)})"
+            )
         for required in ("domains", "directory"):
             if data.get(required) in (None, "", []):
                 raise ValidationError(required, "is required")
         zone = data.get("hosted_zone_id")
-        if zone is not None and (not isinstance(zone, str) or not re.match(r"^(/hostedzone/)?[A-Z0-9]{1,32}$", zone)):
-            raise ValidationError("hosted_zone_id", f"{zone!r} is not a Route 53 hosted zone id")
+        if zone is not None and (not isinstance(zone, str) or not _HOSTED_ZONE_ID.fullmatch(zone)):
+            raise ValidationError("hosted_zone_id", f"{quoted(zone)} is not a Route 53 hosted zone id")
         role = data.get("route53_role_arn")
-        if role is not None and (not isinstance(role, str) or not ROLE_ARN_PATTERN.match(role)):
+        if role is not None and (not isinstance(role, str) or not ROLE_ARN_PATTERN.fullmatch(role)):
             raise ValidationError(
-                "route53_role_arn", f"{role!r} is not an IAM role ARN (arn:aws:iam::<account id>:role/<name>)"
+                "route53_role_arn", f"{quoted(role)} is not an IAM role ARN (arn:aws:iam::<account id>:role/<name>)"
             )
         regions = data.get("acm_regions") or ()
         if isinstance(regions, str) or not isinstance(regions, Sequence):
             raise ValidationError("acm_regions", "must be a list of AWS region names")
         profile = data.get("profile")
-        if profile is not None and (not isinstance(profile, str) or not re.match(r"^[A-Za-z0-9._-]{1,64}$", profile)):
-            raise ValidationError("profile", f"{profile!r} is not an ACME profile name")
+        if profile is not None and (not isinstance(profile, str) or not _PROFILE.fullmatch(profile)):
+            raise ValidationError("profile", f"{quoted(profile)} is not an ACME profile name")
         fraction = data.get("renew_fraction")
         if fraction is not None and (
             isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.05 <= fraction <= 0.95
         ):
-            raise ValidationError("renew_fraction", f"{fraction!r} is not a number from 0.05 to 0.95")
+            raise ValidationError("renew_fraction", f"{quoted(fraction)} is not a number from 0.05 to 0.95")
         return cls(
             name=validate_name(name),
             domains=validate_domains(data["domains"]),

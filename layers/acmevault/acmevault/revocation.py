@@ -24,6 +24,7 @@ from .errors import AcmeVaultError, CaError, ConflictError, ValidationError
 from .history import record_history
 from .issuance import Services
 from .model import Certificate, Status
+from .quoting import quoted
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class RevocationReason(StrEnum):
         if value is None:
             raise ValidationError(field_name, f"is required (one of: {', '.join(cls)})")
         if not isinstance(value, str) or value not in [r.value for r in cls]:
-            raise ValidationError(field_name, f"{value!r} is not one of: {', '.join(cls)}")
+            raise ValidationError(field_name, f"{quoted(value)} is not one of: {', '.join(cls)}")
         return cls(value)
 
 

@@ -30,6 +30,7 @@ revokes the old account's certificates, each only once its replacement is in ACM
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -59,6 +60,7 @@ from .model import (
     validate_name,
 )
 from .ports import CredentialVersions, DirectoryRecords, IssueRequests, KeyArchive
+from .quoting import quoted
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ _DRAFTS = uuid.UUID("5b0f3c1e-7a61-4c55-9a57-0f2b8f5c7e11")  # draft version id 
 SCHEDULE_ACTOR = "secretsmanager (rotation schedule)"
 SUPERSEDED = 4  # RFC 5280 CRLReason for a certificate replaced by a new one
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+# A Secrets Manager version id (ClientRequestToken): 32-64 printable ASCII characters, no spaces.
+_VERSION_ID = re.compile(r"\A[!-~]{32,64}\Z", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -223,7 +227,7 @@ def run_step(secret_id: str, token: str, step: str, ctx: RotationServices, actor
     if not isinstance(secret_id, str) or not secret_id:
         raise ValidationError("SecretId", "is required")
     name = ctx.secrets.name_of(secret_id)
-    if not isinstance(token, str) or not 32 <= len(token) <= 64:
+    if not isinstance(token, str) or not _VERSION_ID.fullmatch(token):
         raise ValidationError("ClientRequestToken", "must be a version id of 32 to 64 characters")
     if step == "createSecret":
         create_secret(name, token, ctx, actor)
@@ -234,7 +238,7 @@ def run_step(secret_id: str, token: str, step: str, ctx: RotationServices, actor
     elif step == "finishSecret":
         finish_secret(name, token, ctx, actor)
     else:
-        raise ValidationError("Step", f"{str(step)[:40]!r} is not one of: {', '.join(STEPS)}")
+        raise ValidationError("Step", f"{quoted(step)} is not one of: {', '.join(STEPS)}")
 
 
 def create_secret(

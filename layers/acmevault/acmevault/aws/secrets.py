@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from ..errors import ConfigurationError, ConflictError, DirectoryNotFound, ValidationError
 from ..model import DirectoryCredential, validate_name
+from ..quoting import quoted
 from .clients import client, error_code, translated
 
 CACHE_SECONDS = 300.0
@@ -125,7 +126,9 @@ class DirectorySecrets:
                     raise DirectoryNotFound(secret_id) from None
                 raise
         if not full_name.startswith(self.prefix):
-            raise ValidationError("SecretId", f"{full_name!r} is not an acmevault directory secret ({self.prefix}...)")
+            raise ValidationError(
+                "SecretId", f"{quoted(full_name)} is not an acmevault directory secret ({self.prefix}...)"
+            )
         return validate_name(full_name[len(self.prefix) :], "directory")
 
     def stages(self, name: str) -> dict[str, tuple[str, ...]]:
