@@ -1,7 +1,9 @@
 """The local stack: Pebble (a real ACME server, EAB required) and moto in server mode, on 127.0.0.1.
 
 Used by `acmevault local up|down`, `make demo` and the test session. The code under
-test reaches both only through AWS_ENDPOINT_URL and REQUESTS_CA_BUNDLE.
+test reaches both only through AWS_ENDPOINT_URL and REQUESTS_CA_BUNDLE. That endpoint is
+acmevault.local_acm, a proxy that passes every call to moto and refuses the certificate imports
+real ACM refuses (moto takes them).
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ class LocalStack:
     state_dir: Path
     pebble_port: int = 14000
     management_port: int = 15000
-    moto_port: int = 14566
+    moto_port: int = 14566  # the AWS endpoint: the strict-ACM proxy, in front of moto
+    moto_backend_port: int = 0  # where moto itself listens (0: a free port, chosen at up)
     name: str = "acmevault-local"
     certificate_lifetime_seconds: int = 90 * 24 * 3600
     # 0.0.0.0 lets containers (sam local invoke) reach the stack through host.docker.internal.
@@ -102,12 +105,14 @@ class LocalStack:
             raise ConfigurationError("Pebble is not installed: apt-get install pebble")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.down()
+        self.moto_backend_port = self.moto_backend_port or free_port()
         if self.dns_port is not None:
             self.dns_server = self.dns_server or f"127.0.0.1:{self.dns_port}"
         for port in (
             self.pebble_port,
             self.management_port,
             self.moto_port,
+            self.moto_backend_port,
             *([self.dns_port] if self.dns_port else []),
         ):
             if not _port_free(port):
@@ -128,8 +133,16 @@ class LocalStack:
         self._spawn("pebble", argv, env)
         self._spawn(
             "moto",
-            [sys.executable, "-m", "moto.server", "-H", self.listen, "-p", str(self.moto_port)],
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.moto_backend_port)],
             {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
+        )
+        self._spawn(
+            "acm",
+            [
+                *(sys.executable, "-m", "acmevault.local_acm", "--host", self.listen, "--port", str(self.moto_port)),
+                *("--upstream", f"http://127.0.0.1:{self.moto_backend_port}"),
+            ],
+            dict(os.environ),
         )
         if self.dns_port is not None:
             self._spawn(
@@ -138,7 +151,8 @@ class LocalStack:
                 {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_DEFAULT_REGION": REGION},
             )
         self._wait(lambda: self._get(self.directory_url, tls=True), "pebble")
-        self._wait(lambda: self._get(self.endpoint_url + "/moto-api/", tls=False), "moto")
+        self._wait(lambda: self._get(f"http://127.0.0.1:{self.moto_backend_port}/moto-api/", tls=False), "moto")
+        self._wait(lambda: self._get(self.endpoint_url + "/moto-api/", tls=False), "acm")
         if self.dns_port is not None:
             from .local_dns import answers
 
@@ -151,7 +165,7 @@ class LocalStack:
 
     def down(self) -> list[str]:
         stopped = []
-        for service in ("pebble", "moto", "dns"):
+        for service in ("pebble", "moto", "acm", "dns"):
             pid_file = self.state_dir / f"{service}.pid"
             if not pid_file.exists():
                 continue
