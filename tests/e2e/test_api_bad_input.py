@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import register_secret
 from tests.e2e.api_client import call, event, sample
 
 
@@ -76,6 +77,12 @@ def delete_cert(query: dict[str, str]) -> Callable[[Ctx], dict[str, Any]]:
 
 _DROP: Any = object()
 LONG_LABEL = "a" * 64
+# Made-up EAB HMAC keys pasted where a field name goes: the leak scanner fails any answer or log that
+# carries one. The second is the shortest key the model takes (16 bytes), with no digit in it.
+PASTED_KEY = "Xq3vR9tLmW2pZ8sKdY6hN4bJfC7gT1uAeVoIiQ5rSx0"
+PASTED_SHORT_KEY = "QvRtLmWpZsKdYhNbJfCgTu"
+register_secret(PASTED_KEY, PASTED_SHORT_KEY)
+PASTED_FIELD = f"<unknown field, {len(PASTED_KEY)} characters>"
 
 
 CASES = [
@@ -100,6 +107,23 @@ CASES = [
         "no route GET /certificates/../directories/x",
     ),
     Case("name in body differs", put_cert(changes={"name": "other"}), 400, "name", "differs from the name"),
+    # Powertools' route pattern ends in `$`: without a check, /certificates/web\n reached "web"
+    Case("newline after the name", put_cert(lambda c: "web\n"), 400, "name", "'web\\n' is not a valid name"),
+    Case("encoded newline", put_cert(lambda c: "web%0A"), 400, "name", "not a valid name"),
+    Case(
+        "newline after a route word",
+        lambda c: event("api-post-certificate-renew.json", path=f"/certificates/{c.certificate}/renew\n"),
+        400,
+        "path",
+        "ends with a newline",
+    ),
+    Case(
+        "a pasted key in an unknown path",
+        lambda c: event("api-get-certificate.json", path=f"/certificates/{c.certificate}/{PASTED_KEY}"),
+        404,
+        None,
+        f"/<{len(PASTED_KEY)} characters> (routes",
+    ),
     # -- domains
     Case("no domains", put_cert(body=lambda c: {"directory": c.directory}), 400, "domains", "is required"),
     Case("domains a string", put_cert(changes={"domains": "example.com"}), 400, "domains", "must be a list"),
@@ -118,6 +142,12 @@ CASES = [
     Case("zero-width space", put_cert(changes={"domains": ["exa\u200bmple.com"]}), 400, "domains", "IDNA"),
     Case("fullwidth dot", put_cert(changes={"domains": ["www\uff0eexample.com"]}), 400, "domains", "IDNA"),
     Case("right-to-left override", put_cert(changes={"domains": ["\u202emoc.elpmaxe"]}), 400, "domains", "IDNA"),
+    Case("trailing newline", put_cert(changes={"domains": ["www.example.com\n"]}), 400, "domains", "valid domain"),
+    Case("bare name and newline", put_cert(changes={"domains": ["web\n"]}), 400, "domains", "fully qualified"),
+    Case("invalid A-label", put_cert(changes={"domains": ["xn--zz.example.com"]}), 400, "domains", "A-label"),
+    Case("-- in positions 3-4", put_cert(changes={"domains": ["ab--cd.example.com"]}), 400, "domains", "3-4"),
+    Case("numeric TLD", put_cert(changes={"domains": ["example.123"]}), 400, "domains", "all digits"),
+    Case("two trailing dots", put_cert(changes={"domains": ["example.com.."]}), 400, "domains", "valid domain"),
     Case("double wildcard", put_cert(changes={"domains": ["*.*.example.com"]}), 400, "domains", "wildcard"),
     Case("wildcard inside", put_cert(changes={"domains": ["www.*.example.com"]}), 400, "domains", "wildcard"),
     Case(
@@ -133,6 +163,18 @@ CASES = [
     Case("unknown challenge", put_cert(changes={"challenge": "http-01"}), 400, "challenge", "not one of"),
     Case("bad region", put_cert(changes={"acm_regions": ["mars-1"]}), 400, "acm_regions", "not an AWS region"),
     Case("regions a string", put_cert(changes={"acm_regions": "us-east-1"}), 400, "acm_regions", "must be a list"),
+    Case("region and newline", put_cert(changes={"acm_regions": ["us-east-1\n"]}), 400, "acm_regions", "region"),
+    Case("Arabic-Indic digit", put_cert(changes={"acm_regions": ["us-east-\u0661"]}), 400, "acm_regions", "region"),
+    Case("zone id and newline", put_cert(changes={"hosted_zone_id": "Z1\n"}), 400, "hosted_zone_id", "hosted zone"),
+    Case("profile and newline", put_cert(changes={"profile": "p\n"}), 400, "profile", "ACME profile"),
+    Case("directory and newline", put_cert(changes={"directory": "web\n"}), 400, "directory", "not a valid name"),
+    Case(
+        "role ARN and newline",
+        put_cert(changes={"route53_role_arn": "arn:aws:iam::210987654321:role/x\n"}),
+        400,
+        "route53_role_arn",
+        "not an IAM role ARN",
+    ),
     Case("bad zone id", put_cert(changes={"hosted_zone_id": "zone;drop"}), 400, "hosted_zone_id", "hosted zone"),
     Case("bad profile", put_cert(changes={"profile": "a b"}), 400, "profile", "ACME profile"),
     Case("no directory", put_cert(body={"domains": ["a.example.com"]}), 400, "directory", "is required"),
@@ -145,6 +187,21 @@ CASES = [
         "directory 'no-such-directory' does not exist",
     ),
     Case("unknown field", put_cert(changes={"domain": ["a.example.com"]}), 400, "domain", "not a field"),
+    Case("a key as a field name", put_cert(changes={PASTED_KEY: "x"}), 400, PASTED_FIELD, "not a field"),
+    Case(
+        "a short key as a field name",
+        put_cert(changes={PASTED_SHORT_KEY: "x"}),
+        400,
+        f"<unknown field, {len(PASTED_SHORT_KEY)} characters>",
+        "not a field",
+    ),
+    Case(
+        "a key as a field name, twice",
+        put_cert(body=f'{{"{PASTED_KEY}": 1, "{PASTED_KEY}": 2}}'),
+        400,
+        PASTED_FIELD,
+        "given twice",
+    ),
     Case("fraction out of range", put_cert(changes={"renew_fraction": 2}), 400, "renew_fraction", "0.05"),
     # -- bodies: size, media type, JSON
     Case("not JSON", put_cert(body="{domains: [}"), 400, "body", "not valid JSON"),
@@ -195,6 +252,11 @@ CASES = [
     Case("contact not mailto", put_dir(contact=["https://example.com"]), 400, "contact", "mailto"),
     Case("contact a string", put_dir(contact="mailto:a@example.com"), 400, "contact", "list"),
     Case("account key given", put_dir(account_key="-----BEGIN"), 400, "account_key", "not a field"),
+    Case("a key as a credential field", put_dir(**{PASTED_KEY: "x"}), 400, PASTED_FIELD, "not a field"),
+    Case("url and newline", put_dir(directory_url="https://acme.example.com/dir\n"), 400, "directory_url", "URL"),
+    Case("kid and newline", put_dir(eab_kid="kid-1\n"), 400, "eab_kid", "printable ASCII"),
+    Case("hmac and newline", put_dir(eab_hmac_key="c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\n"), 400, "eab_hmac_key", "base64"),
+    Case("contact and newline", put_dir(contact=["mailto:ops@example.com\n"]), 400, "contact", "mailto"),
     # -- revocation
     Case("no reason", revoke_with({}), 400, "reason", "is required"),
     Case("reason in the wrong case", revoke_with({"reason": "KeyCompromise"}), 400, "reason", "not one of"),
@@ -202,6 +264,7 @@ CASES = [
     Case("removeFromCRL", revoke_with({"reason": "removeFromCRL"}), 400, "reason", "not one of"),
     Case("reason a code", revoke_with({"reason": 1}), 400, "reason", "not one of"),
     Case("unknown field in revoke", revoke_with({"reason": "superseded", "serial": "1"}), 400, "serial", "fields"),
+    Case("a key as a revoke field", revoke_with({"reason": "superseded", PASTED_KEY: 1}), 400, PASTED_FIELD, "fields"),
     Case("revoke without a body", revoke_with(None), 400, "body", "a JSON object is required"),
     Case(
         "renew with a field",
@@ -216,6 +279,10 @@ CASES = [
     Case("limit 1000", get_certs(query={"limit": "1000"}), 400, "limit", "from 1 to 100"),
     Case("after a path", get_certs(query={"after": "../x"}), 400, "after", "not a valid name"),
     Case("unknown parameter", get_certs(query={"sort": "name"}), 400, "sort", "not a query parameter"),
+    Case("a key as a parameter", get_certs(query={PASTED_KEY: "1"}), 400, PASTED_FIELD, "not a query parameter"),
+    Case("limit in Arabic-Indic digits", get_certs(query={"limit": "\u0661\u0660"}), 400, "limit", "from 1 to 100"),
+    Case("limit and newline", get_certs(query={"limit": "10\n"}), 400, "limit", "from 1 to 100"),
+    Case("after and newline", get_certs(query={"after": "web\n"}), 400, "after", "not a valid name"),
     Case("limit twice", get_certs(raw_query={"limit": ["1", "2"]}), 400, "limit", "more than once"),
     Case("a body on GET", get_certs(body={"limit": 1}), 400, "body", "GET takes no body"),
     Case("revoke=maybe", delete_cert({"revoke": "maybe"}), 400, "revoke", "true or false"),

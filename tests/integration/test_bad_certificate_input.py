@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from acmevault.services import services
+
+from tests.e2e.test_api_bad_input import PASTED_KEY, PASTED_SHORT_KEY
 
 LONG_LABEL = "a" * 64
 
@@ -49,6 +54,77 @@ def test_bad_spec_is_refused_and_changes_nothing(cli, directory, state, unique, 
     result = cli("cert", "put", f"bad-{unique}", *argv, "--directory", directory)
     assert result.code == code, (label, result.err)
     assert text in result.err, (label, result.err)
+    assert state() == before
+
+
+# What a user found passing: each is refused, names its field, and nothing is stored or ordered.
+REPORTED = [
+    # (label, NAME ({} is a unique token), argv after NAME, the field the message names)
+    ("name and newline", "web-{}\n", ["-d", "web.example.com"], "name"),
+    ("domain and newline", "web-{}", ["-d", "www.example.com\n"], "domains"),
+    ("bare name and newline", "web-{}", ["-d", "web\n"], "domains"),
+    ("region and newline", "web-{}", ["-d", "web.example.com", "--acm-region", "us-east-1\n"], "acm_regions"),
+    ("Arabic-Indic digit", "web-{}", ["-d", "web.example.com", "--acm-region", "us-east-\u0661"], "acm_regions"),
+    ("zone id and newline", "web-{}", ["-d", "web.example.com", "--hosted-zone-id", "Z1\n"], "hosted_zone_id"),
+    ("invalid A-label", "web-{}", ["-d", "xn--zz.example.com"], "domains"),
+    ("-- in positions 3-4", "web-{}", ["-d", "ab--cd.example.com"], "domains"),
+    ("numeric TLD", "web-{}", ["-d", "example.123"], "domains"),
+    ("profile and newline", "web-{}", ["-d", "web.example.com", "--profile", "p\n"], "profile"),
+    (
+        "role ARN and newline",
+        "web-{}",
+        ["-d", "web.example.com", "--route53-role-arn", "arn:aws:iam::210987654321:role/x\n"],
+        "route53_role_arn",
+    ),
+]
+
+
+def _orders(directory: str) -> int:
+    """The directory's ACME orders as Pebble lists them."""
+    return len(services().accounts.session(directory).order_urls())
+
+
+@pytest.mark.parametrize(("label", "name", "argv", "field"), REPORTED, ids=[r[0] for r in REPORTED])
+def test_reported_inputs_are_refused_and_nothing_is_stored_or_ordered(
+    cli: Any, directory: str, state: Any, unique: str, label: str, name: str, argv: list[str], field: str
+) -> None:
+    name = name.format(unique)
+    before, orders = state(), _orders(directory)
+    result = cli("cert", "put", name, *argv, "--directory", directory)
+    assert result.code == 2, (label, result.err)
+    assert result.err.startswith(f"acmevault: {field}: "), (label, result.err)
+    # the worker's path: nothing to issue, so no order at the CA and no import into ACM
+    issued = cli("cert", "issue", name.strip(), "--timeout", "30")
+    assert issued.code != 0 and "does not exist" in issued.err, issued.err
+    assert state() == before
+    assert _orders(directory) == orders
+
+
+@pytest.mark.parametrize("name", ["web\n", "web\r", "web ", "\u0669eb"])
+@pytest.mark.parametrize("verb", ["show", "issue", "delete"])
+def test_every_name_argument_is_checked_before_it_is_looked_up(cli, state, verb, name):
+    before = state()
+    result = cli("cert", verb, name)
+    assert result.code == 2 and result.err.startswith("acmevault: name: "), result.err
+    assert state() == before
+
+
+@pytest.mark.parametrize("secret", [PASTED_KEY, PASTED_SHORT_KEY])
+@pytest.mark.parametrize("shape", ["{}", "--{}", "--{}=x"])
+def test_an_unrecognised_argument_is_never_echoed(cli, directory, state, unique, secret, shape):
+    before = state()
+    argument = shape.format(secret)
+    result = cli("cert", "put", f"c-{unique}", "-d", "a.example.com", "--directory", directory, argument)
+    assert result.code == 2
+    assert "1 unrecognised argument(s): <an argument of" in result.err, result.err
+    assert secret not in result.out + result.err  # the cli fixture's scanner checks it too
+    assert state() == before
+
+
+def test_a_mistyped_option_is_named(cli, directory, state, unique):
+    before = state()
+    result = cli("cert", "put", f"c-{unique}", "--domian=a.example.com", "--directory", directory)
+    assert result.code == 2 and "unrecognised argument(s): '--domian'" in result.err, result.err
     assert state() == before
 
 
