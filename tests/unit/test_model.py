@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from acmevault.errors import ValidationError
-from acmevault.model import CertificateSpec, DirectoryCredential, KeyType, default_renew_at
+from acmevault.model import (
+    CertificateSpec,
+    DirectoryCredential,
+    KeyType,
+    default_renew_at,
+    validate_domain,
+    validate_region,
+)
 
 HMAC = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"  # a Pebble example key
 
@@ -105,3 +113,39 @@ def test_anything_but_an_iam_role_arn_is_refused_by_name(arn):
     with pytest.raises(ValidationError) as raised:
         CertificateSpec.parse("web", {"domains": ["a.example.com"], "directory": "dc", "route53_role_arn": arn})
     assert raised.value.field == "route53_role_arn"
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("xn--bcher-kva.example.com", "xn--bcher-kva.example.com"),  # bücher
+        ("XN--BCHER-KVA.Example.com.", "xn--bcher-kva.example.com"),
+        ("123.example.com", "123.example.com"),  # a numeric label below the top is fine
+        ("*.xn--80ak6aa92e.example", "*.xn--80ak6aa92e.example"),
+        ("a-b.example.co", "a-b.example.co"),
+    ],
+)
+def test_valid_names_are_kept(given, kept):
+    assert validate_domain(given) == kept
+
+
+@pytest.mark.parametrize(
+    ("given", "text"),
+    [
+        ("xn--zz.example.com", "not a valid IDNA A-label"),
+        ("xn--ls8h.example.com", "not a valid IDNA A-label"),  # a code point IDNA 2008 disallows
+        ("ab--cd.example.com", "positions 3-4"),
+        ("example.123", "all digits"),
+        ("www.example.com\n", "label 'com\\n'"),
+        ("example.com..", "label ''"),
+    ],
+)
+def test_invalid_names_are_refused(given, text):
+    with pytest.raises(ValidationError, match=re.escape(text)):
+        validate_domain(given)
+
+
+@pytest.mark.parametrize("region", ["us-east-1\n", "us-east-\u0661", "us-east-1 ", "US-EAST-1"])
+def test_region_names_are_ascii_and_whole(region):
+    with pytest.raises(ValidationError):
+        validate_region(region)

@@ -1,11 +1,13 @@
 """The log redaction filter blanks secret-looking values and leaves the useful ones alone."""
 
+import base64
 import io
 import json
 import logging
 import sys
 
-from acmevault.redaction import REDACTED, redact
+from acmevault.model import DirectoryCredential
+from acmevault.redaction import REDACTED, SHORTEST_SECRET, looks_secret, redact
 from acmevault.runtime import lambda_logger
 
 HMAC = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
@@ -42,3 +44,24 @@ def test_the_lambda_logger_writes_through_the_filter(monkeypatch):
     assert REDACTED in written
     assert HMAC not in written
     assert "PRIVATE KEY" not in written
+
+
+def test_the_shortest_hmac_key_the_model_accepts_is_blanked():
+    # 16 bytes, the least DirectoryCredential takes, are 22 base64url characters
+    shortest = base64.urlsafe_b64encode(bytes(range(16))).decode().rstrip("=")
+    assert len(shortest) == SHORTEST_SECRET == 22
+    assert shortest not in redact(f"hmac {shortest} end")
+    assert "AbCdEfGh1234567890XyZ_" not in redact("AbCdEfGh1234567890XyZ_")
+
+
+def test_a_key_the_model_accepted_is_blanked_whatever_its_shape():
+    no_digit = "QvRtLmWpZsKdYhNbJfCgTx"  # 22 characters, 16 bytes, no digit: the shape alone misses it
+    assert redact(no_digit) == no_digit
+    DirectoryCredential("https://ca.example/dir", "kid", no_digit)
+    assert no_digit not in redact(f"eab_hmac_key={no_digit}")
+    assert looks_secret(no_digit)
+
+
+def test_error_codes_and_names_are_not_mistaken_for_keys():
+    for text in ("ResourceNotFoundException", "ConditionalCheckFailedException", "certificate-web-2026-12-01"):
+        assert redact(text) == text
