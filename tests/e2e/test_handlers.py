@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from acmevault.local_invoke import find_function, invoke, load_event
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -85,6 +87,27 @@ def test_only_a_transient_failure_goes_back_to_the_queue(stack, cli, directory, 
     failed = status(cli, names[0])
     assert failed["status"] == "failed"
     assert "cannot reach the CA" in failed["last_error"]
+
+
+def test_a_malformed_issue_message_is_kept_for_the_dead_letter_queue(stack, cli, directory, unique, state):
+    # GIVEN a batch: a good message, and one for the same name with a trailing newline (once read as "web")
+    name = f"msg-{unique}"
+    assert cli("cert", "put", name, "-d", f"{name}.example.com", "--directory", directory).code == 0
+    event = load_event(ROOT / "events/issue-sqs-batch.json")
+    good, bad = copy.deepcopy(event["Records"][0]), copy.deepcopy(event["Records"][1])
+    good["body"] = json.dumps({"certificate": name, "reason": "on-demand"})
+    bad["body"] = json.dumps({"certificate": f"{name}\n", "reason": "on-demand"})
+    # WHEN the issue function gets it
+    result = run(stack, "IssueFunction", {"Records": [good, bad]})
+    # THEN the good one is issued; the malformed one is neither dropped nor read as another name:
+    # it goes back to the queue, and to the dead-letter queue after the redrive count
+    assert result == {"batchItemFailures": [{"itemIdentifier": bad["messageId"]}]}
+    issued = status(cli, name)
+    assert issued["status"] == "issued"
+    before = state()
+    with pytest.raises(BatchProcessingError):  # alone in its batch: the whole batch failed
+        run(stack, "IssueFunction", {"Records": [bad]})
+    assert state() == before
 
 
 def test_renew_function_queues_what_is_due(stack, cli, directory, unique, queue):

@@ -12,7 +12,8 @@ from ..errors import AwsUnavailable, ValidationError
 from ..model import validate_name
 from .clients import client, translated
 
-_SERIAL = re.compile(r"[0-9a-f]{1,64}")
+_SERIAL = re.compile(r"\A[0-9a-f]{1,64}\Z", re.ASCII)
+_REASON = re.compile(r"\A[ -~]{1,100}\Z", re.ASCII)  # it is logged and shown: one line of plain text
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,8 @@ def parse_message(body: str) -> IssueMessage:
     if not isinstance(message, dict) or "certificate" not in message:
         raise ValidationError("certificate", "is missing from the message")
     reason = message.get("reason", "renewal")
-    if not isinstance(reason, str):
-        raise ValidationError("reason", "must be a string")
+    if not isinstance(reason, str) or not _REASON.fullmatch(reason):
+        raise ValidationError("reason", "must be 1-100 printable ASCII characters")
     requested = message.get("requested_serial")
     if requested is not None and (not isinstance(requested, str) or not _SERIAL.fullmatch(requested)):
         raise ValidationError("requested_serial", "must be a certificate serial in hexadecimal, or null")
