@@ -149,3 +149,15 @@ def test_invalid_names_are_refused(given, text):
 def test_region_names_are_ascii_and_whole(region):
     with pytest.raises(ValidationError):
         validate_region(region)
+
+
+def test_the_stacks_acm_regions_are_checked_like_a_specs():
+    from acmevault.config import Settings
+
+    env = {"AWS_REGION": "us-east-1", "ACMEVAULT_TABLE": "t", "ACMEVAULT_BUCKET": "b"}
+    assert Settings.from_env({**env, "ACMEVAULT_ACM_REGIONS": "us-east-1, eu-west-1"}).acm_regions == (
+        "us-east-1",
+        "eu-west-1",
+    )
+    with pytest.raises(ValidationError, match="ACMEVAULT_ACM_REGIONS"):
+        Settings.from_env({**env, "ACMEVAULT_ACM_REGIONS": "us-east-\u0661"})

@@ -9,6 +9,7 @@ from functools import cache
 
 from .errors import ConfigurationError, ValidationError
 from .policy import validate_principal_pattern
+from .model import validate_region
 
 SECRET_PREFIX_DEFAULT = "acmevault/directories/"  # noqa: S105 - a name prefix, not a secret
 
@@ -48,7 +49,11 @@ class Settings:
         region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
         if not region:
             raise ConfigurationError("environment variable AWS_REGION (or AWS_DEFAULT_REGION) is not set")
-        acm_regions = tuple(r.strip() for r in env.get("ACMEVAULT_ACM_REGIONS", "").split(",") if r.strip())
+        acm_regions = tuple(
+            validate_region(r.strip(), "ACMEVAULT_ACM_REGIONS")
+            for r in env.get("ACMEVAULT_ACM_REGIONS", "").split(",")
+            if r.strip()
+        )
         return cls(
             region=region,
             table_name=required("ACMEVAULT_TABLE"),
