@@ -490,4 +490,4 @@ def test_the_local_stack_runs_its_own_dns_server_for_pebble(tmp_path, unique):
         )
         assert b"\x0ffrom-this-stack" in udp_answer(env["ACMEVAULT_LOCAL_DNS"], "_acme-challenge.www.example.com")
     finally:
-        assert set(local.down()) == {"pebble", "moto", "dns"}
+        assert set(local.down()) == {"pebble", "moto", "acm", "dns"}
