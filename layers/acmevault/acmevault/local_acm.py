@@ -14,6 +14,10 @@ ImportCertificate that breaks one of ACM's documented rules, which it refuses as
   certificate it replaces; no Key Usage or Extended Key Usage value of that certificate missing,
   except keyEncipherment on an EC key and clientAuth.
 
+It also runs DynamoDB's writes one at a time: moto evaluates a ConditionExpression and writes without
+a lock, so two racing conditional writes could both succeed, where DynamoDB makes each atomic (a lease
+race test flaked on that, more often behind this proxy).
+
 A proxy rather than a botocore hook: it covers every client without a line in the code under test,
 including the CLI and handlers run in other processes. It is local tooling only (no function imports
 it). Standard library plus ``cryptography``:
@@ -43,6 +47,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 IMPORT_TARGET = "CertificateManager.ImportCertificate"
 GET_TARGET = "CertificateManager.GetCertificate"
+DYNAMODB_WRITES = {
+    f"DynamoDB_20120810.{operation}"
+    for operation in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+}
 MAX_PRIVATE_KEY_BYTES = 5 * 1024
 RSA_SIZES = (1024, 2048, 3072, 4096)
 EC_CURVES = ("secp256r1", "secp384r1", "secp521r1")
@@ -194,6 +202,7 @@ class StrictAcmProxy(ThreadingHTTPServer):
     def __init__(self, host: str, port: int, upstream: str) -> None:
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.dynamodb_writes = threading.Lock()
         super().__init__((host, port), _Handler)
 
     def forward(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> tuple[int, list[Any], bytes]:
@@ -245,9 +254,16 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         headers = dict(self.headers.items())
         try:
-            if self.headers.get("X-Amz-Target") == IMPORT_TARGET:
+            target = self.headers.get("X-Amz-Target")
+            if target == IMPORT_TARGET:
                 self._check(headers, body)
-            status, response_headers, response_body = self.server.forward(self.command, self.path, headers, body)
+            if target in DYNAMODB_WRITES:
+                with self.server.dynamodb_writes:
+                    status, response_headers, response_body = self.server.forward(
+                        self.command, self.path, headers, body
+                    )
+            else:
+                status, response_headers, response_body = self.server.forward(self.command, self.path, headers, body)
         except Refused as refused:
             status, response_headers = 400, [("Content-Type", "application/x-amz-json-1.1")]
             response_body = json.dumps({"__type": "ValidationException", "message": str(refused)}).encode()
