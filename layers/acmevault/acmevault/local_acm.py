@@ -58,6 +58,7 @@ EC_CURVES = ("secp256r1", "secp384r1", "secp521r1")
 DROPPABLE_EKU = {x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH}
 _HOP_BY_HOP = {
     "connection",
+    "expect",  # answered here (100 Continue) before the body is read
     "keep-alive",
     "proxy-authenticate",
     "proxy-authorization",
