@@ -63,6 +63,10 @@ def put_dir(**changes: Any) -> Callable[[Ctx], dict[str, Any]]:
     return build
 
 
+def put_policy(body: Any) -> Callable[[Ctx], dict[str, Any]]:
+    return lambda ctx: event("api-put-directory-policy.json", name=ctx.directory, body=body)
+
+
 def revoke_with(body: Any, **kw: Any) -> Callable[[Ctx], dict[str, Any]]:
     return lambda ctx: event("api-post-certificate-revoke.json", name=ctx.certificate, body=body, **kw)
 
@@ -257,6 +261,22 @@ CASES = [
     Case("kid and newline", put_dir(eab_kid="kid-1\n"), 400, "eab_kid", "printable ASCII"),
     Case("hmac and newline", put_dir(eab_hmac_key="c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\n"), 400, "eab_hmac_key", "base64"),
     Case("contact and newline", put_dir(contact=["mailto:ops@example.com\n"]), 400, "contact", "mailto"),
+    # -- directory policy
+    Case(
+        "principal and newline",
+        put_policy({"allowed_principals": ["arn:aws:iam::123456789012:role/team-a\n"]}),
+        400,
+        "allowed_principals",
+        "not an IAM principal ARN pattern",
+    ),
+    Case(
+        "allowed domain, invalid A-label",
+        put_policy({"allowed_domains": ["xn--zz.example.com"]}),
+        400,
+        "allowed_domains",
+        "A-label",
+    ),
+    Case("a key as a policy field", put_policy({PASTED_KEY: []}), 400, PASTED_FIELD, "not a field of this request"),
     # -- revocation
     Case("no reason", revoke_with({}), 400, "reason", "is required"),
     Case("reason in the wrong case", revoke_with({"reason": "KeyCompromise"}), 400, "reason", "not one of"),

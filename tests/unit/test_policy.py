@@ -177,3 +177,21 @@ def test_a_caller_is_an_admin_when_an_admin_pattern_matches_and_a_missing_identi
     assert Caller.signed(TEAM_A_SESSION, admins).may_use(team_a)
     assert not Caller.signed(TEAM_A_SESSION, admins).may_use(None)  # no policy: admins only
     assert Caller.signed(f"arn:aws:sts::{ACCOUNT}:assumed-role/pki-admin/carol", admins).may_use(None)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "arn:aws:iam::123456789012:role/team-a\n",
+        "arn:aws:iam::12345678901\u0662:role/team-a",
+        "arn:aws:iam::123456789012:role/t\u00e9am",
+    ],
+)
+def test_principal_patterns_are_whole_and_ascii(pattern):
+    with pytest.raises(ValidationError):
+        validate_principal_pattern(pattern)
+
+
+def test_a_session_arn_with_a_trailing_newline_is_no_role():
+    assert role_of("arn:aws:sts::123456789012:assumed-role/team-a/s1") == "arn:aws:iam::123456789012:role/team-a"
+    assert role_of("arn:aws:sts::123456789012:assumed-role/team-a/s1\n") is None

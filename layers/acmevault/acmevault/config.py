@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from .errors import ConfigurationError, ValidationError
-from .policy import validate_principal_pattern
 from .model import validate_region
+from .policy import validate_principal_pattern
 
 SECRET_PREFIX_DEFAULT = "acmevault/directories/"  # noqa: S105 - a name prefix, not a secret
 

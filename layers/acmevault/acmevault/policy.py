@@ -22,13 +22,21 @@ from typing import Any
 
 from .errors import ValidationError
 from .model import validate_domain
+from .quoting import field_label, quoted
 
 MAX_ENTRIES = 100
 POLICY_FIELDS = ("allowed_domains", "allowed_principals")
 # arn:PARTITION:iam|sts::ACCOUNT:RESOURCE — the account is 12 digits, never a wildcard.
-_PATTERN = re.compile(r"^arn:aws(-cn|-us-gov)?:(iam|sts)::[0-9]{12}:[\x21-\x7e]{1,1900}$")
-_SESSION = re.compile(r"^arn:(aws(?:-cn|-us-gov)?):sts::([0-9]{12}):assumed-role/([^/]+)/[^/]+$")
-_ROLE_WITH_PATH = re.compile(r"^(arn:aws(?:-cn|-us-gov)?:iam::[0-9]{12}:role/)(?:[^/]+/)+([^/]+)$")
+# Anchored with \A and \Z (``$`` also matches before a final newline), ASCII only.
+_PATTERN = re.compile(r"\Aarn:aws(-cn|-us-gov)?:(iam|sts)::[0-9]{12}:[\x21-\x7e]{1,1900}\Z", re.ASCII)
+_SESSION = re.compile(
+    r"\Aarn:(aws(?:-cn|-us-gov)?):sts::([0-9]{12}):assumed-role/([\x21-\x2e\x30-\x7e]+)/[\x21-\x2e\x30-\x7e]+\Z",
+    re.ASCII,
+)
+_ROLE_WITH_PATH = re.compile(
+    r"\A(arn:aws(?:-cn|-us-gov)?:iam::[0-9]{12}:role/)(?:[\x21-\x2e\x30-\x7e]+/)+([\x21-\x2e\x30-\x7e]+)\Z",
+    re.ASCII,
+)
 _WILDCARDS = frozenset("*?[]")
 
 
@@ -49,7 +57,7 @@ def domain_allowed(domain: str, allowed_domains: Iterable[str]) -> bool:
 
 def role_of(arn: str) -> str | None:
     """The role ARN an assumed-role session ARN acts as; None for any other ARN."""
-    match = _SESSION.match(arn)
+    match = _SESSION.fullmatch(arn)
     if match is None:
         return None
     partition, account, role = match.groups()
@@ -70,17 +78,17 @@ def principal_allowed(arn: str, patterns: Iterable[str]) -> bool:
 
 def validate_principal_pattern(value: Any, field_name: str = "allowed_principals") -> str:
     """An ARN pattern of an IAM or STS principal in one account; refused with its reason otherwise."""
-    if not isinstance(value, str) or not _PATTERN.match(value):
+    if not isinstance(value, str) or not _PATTERN.fullmatch(value):
         raise ValidationError(
             field_name,
-            f"{str(value)[:100]!r} is not an IAM principal ARN pattern "
+            f"{quoted(value)} is not an IAM principal ARN pattern "
             "(arn:aws:iam::<12-digit account>:role/NAME or user/NAME, '*' allowed after the account)",
         )
-    match = _ROLE_WITH_PATH.match(value)
+    match = _ROLE_WITH_PATH.fullmatch(value)
     if match is not None and _WILDCARDS & set(value):
         raise ValidationError(
             field_name,
-            f"{value[:100]!r} puts a role path in a pattern; a session's ARN carries no path, so write "
+            f"{quoted(value)} puts a role path in a pattern; a session's ARN carries no path, so write "
             "arn:aws:iam::ACCOUNT:role/NAME-PATTERN",
         )
     return value
@@ -111,7 +119,9 @@ class DirectoryPolicy:
             raise ValidationError("body", "must be a JSON object")
         unknown = sorted(set(data) - set(POLICY_FIELDS))
         if unknown:
-            raise ValidationError(unknown[0][:100], f"is not a field of a policy (fields: {', '.join(POLICY_FIELDS)})")
+            raise ValidationError(
+                field_label(unknown[0]), f"is not a field of a policy (fields: {', '.join(POLICY_FIELDS)})"
+            )
         domains = [validate_domain(d, "allowed_domains") for d in _entries(data, "allowed_domains")]
         principals = [validate_principal_pattern(p) for p in _entries(data, "allowed_principals")]
         return cls(tuple(dict.fromkeys(domains)), tuple(dict.fromkeys(principals)))
