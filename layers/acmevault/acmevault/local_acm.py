@@ -199,6 +199,7 @@ class StrictAcmProxy(ThreadingHTTPServer):
     """Passes every request to ``upstream`` (moto); refuses the ImportCertificate requests ACM would."""
 
     daemon_threads = True
+    request_queue_size = 128  # the default 5 drops connections when twenty workers call at once
 
     def __init__(self, host: str, port: int, upstream: str) -> None:
         parts = urlsplit(upstream)
