@@ -155,3 +155,20 @@ def test_verbs_on_a_missing_certificate_say_so(cli, state, unique, verb):
 def test_renew_without_due_is_a_usage_error(cli):
     result = cli("renew")
     assert result.code == 2 and "--due" in result.err
+
+
+@pytest.mark.parametrize("value", ["\u0661\u0660", "nan", "inf", "1e3", "-5", "0", "10\n"])
+@pytest.mark.parametrize("argv", [["cert", "issue", "web", "--timeout"], ["renew", "--due", "--timeout"]])
+def test_a_timeout_is_ascii_seconds(cli, state, argv, value):
+    before = state()
+    result = cli(*argv, value)
+    assert result.code == 2 and "must be a number of seconds" in result.err, result.err
+    assert state() == before
+
+
+@pytest.mark.parametrize("value", ["\u0668", "0", "nan", "8\n"])
+def test_workers_is_an_ascii_count(cli, state, value):
+    before = state()
+    result = cli("renew", "--due", "--workers", value)
+    assert result.code == 2 and "must be a whole number" in result.err, result.err
+    assert state() == before

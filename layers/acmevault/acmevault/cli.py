@@ -11,6 +11,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -480,6 +481,23 @@ def local_invoke(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------------------
 
 
+# ASCII digits only: float() and int() also take other scripts' digits, and float() 'nan' and 'inf'.
+_SECONDS = re.compile(r"\A[0-9]{1,6}(\.[0-9]{1,3})?\Z", re.ASCII)
+_COUNT = re.compile(r"\A[0-9]{1,3}\Z", re.ASCII)
+
+
+def _seconds(text: str) -> float:
+    if not _SECONDS.fullmatch(text) or float(text) <= 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds, such as 300 or 0.5")
+    return float(text)
+
+
+def _count(text: str) -> int:
+    if not _COUNT.fullmatch(text) or int(text) < 1:
+        raise argparse.ArgumentTypeError("must be a whole number from 1 to 999")
+    return int(text)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its usage errors redacted: they quote what was typed ("invalid choice: '...'")."""
 
@@ -583,7 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
     for verb, text in (("issue", "issue now"), ("renew", "renew now (same as issue)")):
         sub = cert.add_parser(verb, help=text)
         sub.add_argument("name")
-        sub.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds (default %(default)s)")
+        sub.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, help="seconds (default %(default)s)")
         sub.set_defaults(run=cert_issue)
     cls = cert.add_parser("list", help="list certificates")
     cls.add_argument("--json", action="store_true")
@@ -612,8 +630,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rn = commands.add_parser("renew", help="the scheduled sweep, run here")
     rn.add_argument("--due", action="store_true", help="renew every certificate whose renewal time has come")
-    rn.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per certificate")
-    rn.add_argument("--workers", type=int, default=8, help="certificates worked at once (default %(default)s)")
+    rn.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, help="seconds per certificate")
+    rn.add_argument("--workers", type=_count, default=8, help="certificates worked at once (default %(default)s)")
     rn.set_defaults(run=renew)
 
     local = commands.add_parser("local", help="the local stack (Pebble + moto)").add_subparsers(
