@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SAMENV := .venv-sam
 
-.PHONY: demo test reliability lint format typecheck validate build bench pr clean setup pebble
+.PHONY: demo test reliability lint format typecheck validate build lock bench pr clean setup pebble
 
 setup: $(VENV)/.installed pebble
 
@@ -63,10 +63,19 @@ validate: $(SAMENV)/.installed $(CHECKOVENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAMENV)/bin/sam validate --lint --region us-east-1
 	$(CHECKOVENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
-# sam build without Docker (arm64 wheels, bytecode compiled for 3.13), then check what it built.
+# sam build without Docker (arm64 wheels, bytecode compiled for 3.13), then check what it built, and
+# build the layer again from a virtualenv's shell (tests/packaging/test_layer_build.py: needs PyPI).
 build: $(SAMENV)/.installed $(VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAMENV)/bin/sam build
-	ACMEVAULT_BUILD_DIR=.aws-sam/build $(BIN)/pytest -q tests/packaging
+	ACMEVAULT_BUILD_DIR=.aws-sam/build ACMEVAULT_LAYER_BUILDS=1 $(BIN)/pytest -q tests/packaging
+
+# The layer's lock, refreshed from layers/acmevault/requirements.txt: the newest versions it allows, resolved
+# for the runtime (Python 3.13, arm64, wheels only), every file's hash; the layer build installs only that.
+lock: $(VENV)/.installed
+	$(BIN)/pip install -q uv
+	cd layers/acmevault && ../../$(BIN)/uv pip compile requirements.txt --upgrade --quiet \
+	  --python-platform aarch64-manylinux2014 --python-version 3.13 --only-binary :all: --generate-hashes \
+	  -o requirements.lock
 
 bench: setup
 	command -v lego >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq lego; }

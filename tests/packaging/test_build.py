@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
+
+from tests.packaging.lock import LOCK, read_lock
 
 BUILD = Path(os.environ.get("ACMEVAULT_BUILD_DIR", Path(__file__).resolve().parents[2] / ".aws-sam" / "build"))
 
@@ -42,9 +46,38 @@ def test_compiled_wheels_are_for_arm64():
         assert elf_machine(library) == AARCH64, library
 
 
+PY313_MAGIC = (3571).to_bytes(2, "little") + b"\r\n"  # importlib.util.MAGIC_NUMBER of CPython 3.13
+
+
+def test_bytecode_is_compiled_for_the_runtimes_python_313():
+    python = BUILD / "AcmeVaultLayer" / "python"
+    compiled = list(python.rglob("*.pyc"))
+    assert python / "acmevault" / "__pycache__" / "issuance.cpython-313.pyc" in compiled
+    for pyc in compiled:
+        assert pyc.read_bytes()[:4] == PY313_MAGIC, pyc
+
+
 def test_sizes_are_well_under_lambdas_limits():
     layer = size_mb(BUILD / "AcmeVaultLayer")
     assert layer < 30, f"the layer is {layer:.1f} MB unzipped"
     for function in ("IssueFunction", "RenewFunction", "ApiFunction", "RotateFunction"):
         if (BUILD / function).exists():
             assert size_mb(BUILD / function) < 1
+
+
+def assert_manifest_matches_the_lock(layer: Path) -> None:
+    """The manifest beside python/ names every distribution packed, at the locked version and hash."""
+    manifest = json.loads((layer / "acmevault-layer-manifest.json").read_text())
+    packed = {p["name"]: p for p in manifest["packages"]}
+    pins = read_lock(LOCK.read_text())
+    assert set(packed) == {*pins, "acmevault"}
+    for name, pin in pins.items():
+        assert packed[name]["version"] == pin.version, name
+        assert packed[name]["sha256"] in pin.hashes, f"{name}: the wheel packed is not the one locked"
+    installed = {canonicalize_name(d.name.split("-")[0]) for d in (layer / "python").glob("*.dist-info")}
+    assert installed == set(pins)
+    assert packed["acmevault"]["version"] == "0.1.0" and len(packed["acmevault"]["sha256"]) == 64
+
+
+def test_the_manifest_records_what_was_packed_as_locked():
+    assert_manifest_matches_the_lock(BUILD / "AcmeVaultLayer")
