@@ -1,5 +1,6 @@
 """SQS → issue or renew one certificate per message; transient failures and on-demand messages that meet another
-worker's lease go back to the queue (a redelivered on-demand message whose certificate moved on does nothing)."""
+worker's lease go back to the queue (a redelivered on-demand message whose certificate moved on does nothing);
+an order the CA is still processing (awaiting its approval) comes back as a new, delayed message."""
 
 from dataclasses import replace
 from functools import cache
@@ -11,7 +12,7 @@ from acmevault.config import settings
 from acmevault.issuance import Services
 from acmevault.renewal import work
 from acmevault.runtime import deadline, lambda_logger
-from acmevault.services import services
+from acmevault.services import queue, services
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -29,7 +30,7 @@ def _services() -> Services:
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    outcome = work(parse_message(record.body), _services(), deadline(lambda_context))
+    outcome = work(parse_message(record.body), _services(), deadline(lambda_context), queue())
     logger.info("message worked", extra={"outcome": outcome})
 
 

@@ -13,6 +13,16 @@ hands out from it, so the client keeps talking to the proxy), unless the seeded 
 and, when a test arms it, answers one newOrder with the previous newOrder's answer (another order,
 for other names), so the client's check of the CA's order against its spec can be seen to work.
 
+It can also hold orders, as a CA that waits for an approval does (DigiCert: an order "processing"
+for minutes to days, with Retry-After): with ``hold`` set, every order answer (the order itself and
+the finalize answer) Pebble gives as processing or valid reaches the client as "processing", without
+its certificate URL and with the hold's Retry-After, until the hold's time has passed for that order
+(or it is released); then the order is let through as Pebble has it, or rewritten to "invalid" with
+the hold's problem document (the approver said no).
+
+With ``certificates`` set, every certificate download (the full chain PEM) is passed through it: a test
+stands in for what Pebble cannot issue (a DigiCert SXG certificate) by re-signing Pebble's leaf.
+
 It terminates TLS with the local stack's own listener certificate (signed by the CA in
 REQUESTS_CA_BUNDLE, with 127.0.0.1 in its names), so nothing about trust changes for the client.
 It counts what it injected, and reads the identifiers of every newOrder from its JWS payload, so a
@@ -32,6 +42,7 @@ import struct
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -65,6 +76,24 @@ BURST_ANSWERS = (
 )
 
 
+@dataclass
+class OrderHold:
+    """Orders held "processing", as a CA awaiting an approval keeps them."""
+
+    retry_after: int = 2  # the Retry-After sent with every held answer, in seconds
+    seconds: float | None = None  # real seconds each order is held from its first held answer; None: until released
+    released: bool = False
+    refusal: str | None = None  # once let go: None lets Pebble's order through; a detail: "invalid" with it
+
+    def holding(self, first_seen: float) -> bool:
+        if self.released:
+            return False
+        return self.seconds is None or time.monotonic() - first_seen < self.seconds
+
+
+_ORDER_PATHS = ("/my-order/", "/finalize-order/")
+
+
 def _problem(kind: str, detail: str, status: int) -> bytes:
     return json.dumps({"type": f"urn:ietf:params:acme:error:{kind}", "detail": detail, "status": status}).encode()
 
@@ -90,6 +119,10 @@ class FaultProxy:
         # other names), as a CA or a cache in front of it that mixes up answers would
         self.replay_next_order = False
         self._last_order: tuple[int, list[tuple[str, str]], bytes] | None = None
+        self.hold: OrderHold | None = None
+        self.certificates: Callable[[str], str] | None = None  # rewrites downloaded full chains (PEM)
+        self.held_answers = 0  # order answers rewritten to "processing"
+        self._first_held: dict[str, float] = {}
         self._server: ThreadingHTTPServer | None = None
         self._upstream_context = ssl.create_default_context(cafile=str(upstream.ca_bundle))
 
@@ -173,6 +206,31 @@ class FaultProxy:
                 return previous
         return answer
 
+    def _rewrite_order(self, path: str, status: int, data: bytes) -> tuple[bytes, dict[str, str]]:
+        """An order answer as a CA holding the order for approval would give it (see the module docstring)."""
+        hold = self.hold
+        if hold is None or status != 200 or not path.startswith(_ORDER_PATHS):
+            return data, {}
+        try:
+            order = json.loads(data)
+        except ValueError:
+            return data, {}
+        if not isinstance(order, dict) or order.get("status") not in ("processing", "valid"):
+            return data, {}
+        order_id = path.rsplit("/", 1)[-1]
+        with self._lock:
+            first = self._first_held.setdefault(order_id, time.monotonic())
+            held = hold.holding(first)
+            self.held_answers += held
+        if held:
+            order = {**{k: v for k, v in order.items() if k != "certificate"}, "status": "processing"}
+            return json.dumps(order).encode(), {"Retry-After": str(hold.retry_after)}
+        if hold.refusal is not None:
+            problem = {"type": "urn:ietf:params:acme:error:unauthorized", "detail": hold.refusal, "status": 403}
+            order = {**{k: v for k, v in order.items() if k != "certificate"}, "status": "invalid", "error": problem}
+            return json.dumps(order).encode(), {}
+        return data, {}
+
     # -- forwarding ---------------------------------------------------------------------------------
 
     def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any, bytes]:
@@ -240,7 +298,13 @@ class FaultProxy:
                     self._reset()
                     return
                 status, headers, data = proxy._order_answer(self.command, self.path, (status, list(headers), data))
-                self._answer(status, [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP], data)
+                data, extra = proxy._rewrite_order(self.path, status, data)
+                if proxy.certificates is not None and self.path.startswith("/certZ/") and status == 200:
+                    data = proxy.certificates(data.decode()).encode()
+                kept = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP and k.lower() != "retry-after"]
+                if not extra:
+                    kept = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
+                self._answer(status, kept + list(extra.items()), data)
 
             def _answer(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
                 self.send_response_only(status)

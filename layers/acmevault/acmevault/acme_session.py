@@ -33,6 +33,7 @@ from urllib3.exceptions import NewConnectionError
 from .errors import (
     AcmeVaultError,
     AuthorizationRequired,
+    AwaitingCa,
     CaError,
     CaUnavailable,
     ChallengeFailed,
@@ -54,6 +55,9 @@ TRANSIENT_FIRST_DELAY = 0.1  # seconds, doubling, with jitter
 TRANSIENT_MAX_WAIT = 5.0  # seconds one request may wait in all: well inside the handler's safety margin
 FIRST_POLL_DELAY = 0.005
 MAX_POLL_DELAY = 2.0
+# An order still "processing" after this long is waiting for a person (DigiCert approval, an OV/EV
+# check): the worker hands it back (AwaitingCa) and returns later instead of sleeping in Lambda.
+PROCESSING_PATIENCE = 60.0
 NETWORK_TIMEOUT = 20
 
 T = TypeVar("T")
@@ -438,13 +442,20 @@ class AcmeSession:
             r = self._post_as_get(order.url)
             return messages.Order.from_json(r.json()), r
 
+        def still_processing(last: messages.Order, wait: float) -> AcmeVaultError:
+            if last.status == messages.STATUS_PROCESSING:
+                return AwaitingCa(order.url, wait)
+            return CaUnavailable(f"timed out waiting for order {order.url}", retry_after=wait)
+
         if body.status not in (messages.STATUS_VALID, messages.STATUS_INVALID):
             body = self._poll(
                 fetch,
                 lambda o: o.status in (messages.STATUS_VALID, messages.STATUS_INVALID),
-                deadline,
+                min(deadline, time.monotonic() + PROCESSING_PATIENCE),
                 f"order {order.url}",
                 retry_after=retry_after,
+                first=body,
+                out_of_time=still_processing,
             )
         if body.status == messages.STATUS_INVALID or body.certificate is None:
             reason = _problem_text(body.error) if body.error is not None else "no reason given"
@@ -582,16 +593,25 @@ class AcmeSession:
         deadline: float,
         what: str,
         retry_after: float | None = None,
+        first: T | None = None,
+        out_of_time: Callable[[T, float], AcmeVaultError] | None = None,
     ) -> T:
-        """The one polling loop: wait Retry-After when the CA gives one, else back off from 5 ms."""
+        """The one polling loop: wait Retry-After when the CA gives one, else back off from 5 ms.
+
+        Past the deadline: ``out_of_time`` (given the last value seen, from ``first``, and the wait
+        the CA asked for) says what to raise; by default CaUnavailable."""
         delay = FIRST_POLL_DELAY
         wait = retry_after if retry_after is not None else delay
+        last = first
         while True:
             if time.monotonic() + wait > deadline:
+                if out_of_time is not None and last is not None:
+                    raise out_of_time(last, wait)
                 raise CaUnavailable(f"timed out waiting for {what}", retry_after=wait)
             time.sleep(wait)
             with _translated(f"polling {what}", self.directory_url):
                 value, response = fetch()
+            last = value
             if done(value):
                 return value
             delay = min(delay * 2, MAX_POLL_DELAY)

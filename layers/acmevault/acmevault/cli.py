@@ -85,10 +85,12 @@ def directory_put(args: argparse.Namespace) -> int:
         eab_hmac_key=_read_hmac(args) if args.eab_kid is not None else None,
         eab_hmac_alg=args.hmac_alg,
         contact=tuple(args.contact or ()),
+        sxg=args.sxg,
     )
     _progress(f"registering an ACME account at {args.url} ...")
     stored = _services().accounts.vault(args.name, credential)
-    print(f"directory {args.name} vaulted; ACME account {stored.account_url}")
+    kind = " (Signed HTTP Exchange: its certificates go to S3 only)" if stored.sxg else ""
+    print(f"directory {args.name} vaulted{kind}; ACME account {stored.account_url}")
     return 0
 
 
@@ -314,7 +316,7 @@ def _cert_row(cert: Any, now: datetime | None = None) -> dict[str, Any]:
         "name": cert.spec.name,
         "names": ",".join(cert.spec.domains),
         "key_type": cert.spec.key_type.value,
-        "status": state.status.value,
+        "status": state.status.value + (f" ({_waited(state.awaiting_since)})" if state.awaiting_since else ""),
         "days": _days_left(cert, now),
         "attention": ", ".join(attention(cert, now)) or None,
         "serial": state.serial,
@@ -324,6 +326,12 @@ def _cert_row(cert: Any, now: datetime | None = None) -> dict[str, Any]:
         "s3_prefix": state.s3_prefix,
         "last_error": state.last_error,
     }
+
+
+def _waited(since: datetime) -> str:
+    from .awaiting import format_wait
+
+    return format_wait(max(0, int((datetime.now(UTC) - since).total_seconds())))
 
 
 def _cert_json(cert: Any) -> dict[str, Any]:
@@ -413,6 +421,9 @@ def cert_issue(args: argparse.Namespace) -> int:
     _progress(f"issuing {args.name} ...")
     cert = issue_certificate(args.name, _services(), time.monotonic() + timeout)
     elapsed = time.monotonic() - started
+    if cert.state.awaiting_since is not None:  # the CA holds the order (approval): a wait, not a failure
+        print(f"certificate {args.name}: {_awaiting(cert)}")
+        return 0
     print(f"certificate {args.name}: issued serial {cert.state.serial} in {elapsed:.2f} s")
     lagging = sorted(r for r, state in cert.state.regions.items() if state.status.value == "failed")
     if lagging:  # served from S3 and the other regions; these are retried on their own, into the same ARN
@@ -421,6 +432,24 @@ def cert_issue(args: argparse.Namespace) -> int:
             "them without a new order"
         )
     return 0
+
+
+def _awaiting(cert: Any) -> str:
+    """An order the CA holds (approval): not a failure. The issue worker is told to check back, if there is one."""
+    from .awaiting import hand_back
+    from .aws.queue import IssueMessage
+    from .config import settings
+    from .services import queue
+
+    state = cert.state
+    followed = ""
+    if settings().queue_url:
+        hand_back(IssueMessage(cert.spec.name, "cli"), cert, datetime.now(UTC), queue())
+        followed = "; the issue worker checks again then"
+    return (
+        f"awaiting the CA's approval since {state.awaiting_since:%Y-%m-%d %H:%M} UTC (the order is kept); "
+        f"next check after {state.retry_at:%Y-%m-%d %H:%M:%S} UTC{followed}"
+    )
 
 
 def cert_delete(args: argparse.Namespace) -> int:
@@ -609,6 +638,11 @@ def build_parser() -> argparse.ArgumentParser:
     put.add_argument("--url", required=True, help="the ACME directory URL (https)")
     put.add_argument("--eab-kid", help="the External Account Binding key id")
     put.add_argument("--hmac-alg", default="HS256", choices=("HS256", "HS384", "HS512"))
+    put.add_argument(
+        "--sxg",
+        action="store_true",
+        help="a DigiCert Signed HTTP Exchange directory: ec-p256, at most 90 days, CanSignHttpExchanges, S3 only",
+    )
     put.add_argument("--contact", action="append", metavar="mailto:...", help="account contact (repeatable)")
     put.set_defaults(run=directory_put)
     ls = directory.add_parser("list", help="list vaulted directories")

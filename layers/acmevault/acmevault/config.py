@@ -35,6 +35,8 @@ class Settings:
     # ownership tag (acmevault:stack) new imports carry; unset on the local stack's CLI: no stack tag.
     admin_principals: tuple[str, ...] = ()
     stack_name: str | None = None
+    # an order the CA keeps processing this long (DigiCert approval) is told to people, then daily
+    approval_alert_hours: float = 24.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -71,6 +73,7 @@ class Settings:
             certcentral_secret=env.get("ACMEVAULT_CERTCENTRAL_SECRET") or None,
             admin_principals=_admins(env.get("ACMEVAULT_ADMIN_PRINCIPALS", "")),
             stack_name=env.get("ACMEVAULT_STACK_NAME") or None,
+            approval_alert_hours=_hours(env.get("ACMEVAULT_APPROVAL_ALERT_HOURS")),
         )
 
 
@@ -79,6 +82,18 @@ def _admins(value: str) -> tuple[str, ...]:
         return tuple(validate_principal_pattern(p.strip()) for p in value.split(",") if p.strip())
     except ValidationError as error:
         raise ConfigurationError(f"environment variable ACMEVAULT_ADMIN_PRINCIPALS: {error.message}") from None
+
+
+def _hours(value: str | None) -> float:
+    if value is None or not value.strip():
+        return 24.0
+    try:
+        hours = float(value)
+    except ValueError:
+        hours = -1.0
+    if not 0 <= hours <= 24 * 365:
+        raise ConfigurationError(f"environment variable ACMEVAULT_APPROVAL_ALERT_HOURS={value!r} is not 0-8760 hours")
+    return hours
 
 
 @cache

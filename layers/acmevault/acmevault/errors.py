@@ -193,3 +193,15 @@ class RotationFailed(CaError):
     """The new credential does not work at its CA (testSecret); the one in use (AWSCURRENT) is unchanged."""
 
     code = "rotation_failed"
+
+
+class AwaitingCa(AcmeVaultError):
+    """The CA keeps the order "processing" (an approval, an OV/EV check): not a failure. The order is
+    kept on the record and looked at again after ``retry_after`` seconds (the CA's Retry-After, if any)."""
+
+    code = "awaiting_ca"
+
+    def __init__(self, order_url: str, retry_after: float | None) -> None:
+        super().__init__(f"the CA is still processing order {order_url} (waiting for its approval)")
+        self.order_url = order_url
+        self.retry_after = retry_after

@@ -8,8 +8,12 @@
          → check the CA's order and authorizations are for exactly the spec's names
          → skip authorizations the CA already holds valid (pre-validated OV/EV, reuse)
          → prove the rest with dns-01 in Route 53 (publish, answer, poll, always clean up)
-         → finalize → download → persist the certificate → check the bundle
-         → ACM (each region on its own, same ARN) → S3 → record → event
+         → finalize → download → persist the certificate → check the bundle (from an SXG directory: sxg.py)
+         → ACM (each region on its own, same ARN; never for SXG) → S3 → record (with the issuing directory URL)
+         → event
+
+An order the CA keeps "processing" past the worker's patience (an approval) is not a failure: the
+record says awaiting_ca and the worker comes back for the same order (awaiting.py).
 
 On any failure before ACM the previous certificate keeps serving: ACM and S3 are written only
 with a certificate that has been issued and checked, and the record keeps its previous serial,
@@ -31,25 +35,28 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from acme import messages
 from cryptography import x509
 
-from . import ari
+from . import ari, sxg
 from .accounts import Accounts
 from .acme_session import AcmeSession, Order
 from .authorization import Gate, Permit
+from .awaiting import record_waiting
 from .aws.s3 import prefix_for
 from .errors import (
     AcmeVaultError,
     AuthorizationRequired,
+    AwaitingCa,
     AwsError,
     AwsUnavailable,
     CertificateNotFound,
     CertificateRejected,
     ConflictError,
+    DirectoryNotFound,
     DnsError,
     LeaseLost,
     OrderMismatch,
@@ -101,6 +108,8 @@ class Services:
     keys: KeyVault
     metrics: Metrics
     default_acm_regions: tuple[str, ...]
+    # an order the CA keeps processing this long is told to people (then once a day): ApprovalAlertHours
+    approval_alert_after: timedelta = timedelta(hours=24)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     rng: random.Random = field(default_factory=random.Random)
 
@@ -111,7 +120,7 @@ class Services:
 
 
 def define_certificate(spec: CertificateSpec, services: Services, permit: Permit | None = None) -> Certificate:
-    """Create or change a certificate spec; its directory must exist.
+    """Create or change a certificate spec; its directory must exist (and, if SXG, allow the spec).
 
     Refused (Forbidden), for everyone, when a name lies outside the directory's allowed_domains; refused
     (ConflictError) when the key type of an issued certificate would change: ACM keeps an ARN's key type.
@@ -121,7 +130,8 @@ def define_certificate(spec: CertificateSpec, services: Services, permit: Permit
     A change the serving certificate does not satisfy (names, a region added) makes it due now; an ACM
     region dropped from the spec keeps its ARN and is reported (event and view).
     """
-    services.accounts.require(spec.directory)
+    if services.accounts.require(spec.directory).sxg:
+        sxg.check_spec(spec)  # bad input, refused before anything is decided or written
     caller, route = (permit.caller, permit.route) if permit else (None, "define")
     services.gate.check_names(caller, route, spec.name, spec.directory, spec.domains)
     try:
@@ -149,8 +159,13 @@ def define_certificate(spec: CertificateSpec, services: Services, permit: Permit
 
 
 def acm_regions(spec: CertificateSpec, services: Services) -> tuple[str, ...]:
-    """The ACM regions the spec asks for (the stack's default when it names none)."""
-    return spec.acm_regions or services.default_acm_regions
+    """The ACM regions the spec asks for (the stack's default when it names none); none at all for an SXG
+    directory's certificates, which go to S3 only (browsers refuse them on TLS)."""
+    try:
+        for_sxg = services.accounts.require(spec.directory).sxg
+    except DirectoryNotFound:
+        for_sxg = False  # nothing is issued from a directory that is gone; its regions are as the spec says
+    return () if for_sxg else spec.acm_regions or services.default_acm_regions
 
 
 def dropped_regions(cert: Certificate, services: Services) -> list[str]:
@@ -269,10 +284,17 @@ def _issue(current: Certificate, services: Services, deadline: float, owner: str
         # A policy narrowed since the spec was defined stops the next issuance, not only the next PUT.
         services.gate.check_names(None, "issue", spec.name, spec.directory, spec.domains)
         session = services.accounts.session(spec.directory)
+        for_sxg = services.accounts.require(spec.directory).sxg
+        if for_sxg:
+            sxg.check_spec(spec)  # defined before its directory became SXG: refused before ordering
         bundle, exact = obtain_certificate(session, record, deadline)
-        issued = publish_certificate(record, bundle, session)
+        if for_sxg:
+            _check_sxg(bundle, record)
+        issued = publish_certificate(record, bundle, session, for_sxg)
     except LeaseLost:
         raise  # another worker owns the certificate now: its state is not ours to mark failed
+    except AwaitingCa as waiting:
+        return record_waiting(record, waiting)  # not a failure: the worker comes back
     except AcmeVaultError as error:
         _record_failure(record, error)
         raise
@@ -355,7 +377,8 @@ def obtain_certificate(session: AcmeSession, record: Record, deadline: float) ->
     if pending is not None and not pending.placed_for(spec):
         _drop_pending(record, "the spec changed since the order was placed")
         pending = None
-    resumed = _resume(session, spec, pending, record) if pending is not None else None
+    awaited = record.cert.state.awaiting_since is not None
+    resumed = _resume(session, spec, pending, record, awaited) if pending is not None else None
     key_pem, order = resumed or _place_order(session, record)
     _check_order(order, spec, record)
     to_prove = [a for a in order.pending() if a.body.status == messages.STATUS_PENDING]
@@ -467,13 +490,15 @@ def _zone_preflight(spec: CertificateSpec, dns: Dns) -> None:
 
 
 def _resume(
-    session: AcmeSession, spec: CertificateSpec, pending: PendingOrder, record: Record
+    session: AcmeSession, spec: CertificateSpec, pending: PendingOrder, record: Record, awaited: bool = False
 ) -> tuple[str, Order] | None:
-    """The order a previous attempt placed, if the CA can still finish it."""
+    """The order a previous attempt placed, if the CA can still finish it. One the CA held for its
+    approval and then marked invalid is kept: finalizing it reports the CA's reason as the failure,
+    where ordering again at once would only file another request for the approver to refuse."""
     key_pem = record.services.keys.decrypt(spec.name, pending.encrypted_key)
     domains = pending.domains if pending.domains is not None else spec.domains
     order = session.fetch_order(pending.order_url, build_csr(load_private_key(key_pem), domains))
-    if order.resource.body.status == messages.STATUS_INVALID:
+    if order.resource.body.status == messages.STATUS_INVALID and not awaited:
         log.info("the order in flight became invalid; ordering again", extra={"certificate": spec.name})
         return None
     ordered = {str(i.value).lower() for i in order.resource.body.identifiers}
@@ -511,13 +536,26 @@ def prove_with_dns01(session: AcmeSession, order: Order, spec: CertificateSpec, 
         dns.remove(records, role)
 
 
-def publish_certificate(record: Record, bundle: CertificateBundle, session: AcmeSession) -> Certificate:
+def _check_sxg(bundle: CertificateBundle, record: Record) -> None:
+    """An SXG directory's certificate without what SXG needs is refused, and never delivered."""
+    try:
+        sxg.check_certificate(bundle)
+    except CertificateRejected:
+        record.save(pending=None)  # nothing to resume: the next attempt orders again
+        raise
+
+
+def publish_certificate(
+    record: Record, bundle: CertificateBundle, session: AcmeSession, for_sxg: bool = False
+) -> Certificate:
     """ACM in every region (same ARN each), then S3, then the record; the order in flight is cleared last.
 
     A region that fails does not hold back S3, the record or the other regions: it is marked failed
-    and retried on its own from the key kept for it (``catch_up``), without a new order.
+    and retried on its own from the key kept for it (``catch_up``), without a new order. An SXG
+    certificate has no ACM region (``acm_regions``): S3 only, with its CAA warnings.
     """
     spec, services, previous = record.cert.spec, record.services, record.cert.state
+    warnings = tuple(sxg.caa_warnings(spec, services.dns)) if for_sxg else ()
     regions = _import_everywhere(record, bundle, acm_regions(spec, services))
     failed = sorted(r for r in acm_regions(spec, services) if regions[r].status is RegionStatus.FAILED)
     now = services.clock()
@@ -533,6 +571,8 @@ def publish_certificate(record: Record, bundle: CertificateBundle, session: Acme
         updated_at=now,
         alert_at=default_alert_at(bundle.not_before, bundle.not_after),
         certificate_pem=bundle.certificate_pem,
+        issuer_directory_url=session.directory_url,
+        warnings=warnings,
     )
     if failed:
         pending = previous.pending  # its key, already encrypted, is what a lagging region is re-imported with
@@ -663,14 +703,17 @@ def _record_failure(record: Record, error: AcmeVaultError) -> None:
     state, now = current.state, services.clock()
     failures = state.consecutive_failures + 1
     retry_after = error.retry_after if isinstance(error, UnavailableError) else None
+    waiting = state.status is Status.AWAITING_CA
     failed = replace(
         state,
-        status=Status.FAILED if state.serial is None else state.status,
+        status=Status.FAILED if state.serial is None else (Status.ISSUED if waiting else state.status),
         last_error=f"{error.code}: {error.message}",
         consecutive_failures=failures,
         retry_at=now + retry_delay(failures, retry_after, services.rng.random()),
         updated_at=now,
     )
+    if not isinstance(error, UnavailableError):  # the CA refused the order it kept waiting: the wait is over
+        failed = replace(failed, awaiting_since=None, awaiting_alerted_at=None)
     try:
         services.certificates.save_state(current.spec.name, failed, record.owner)
     except LeaseLost:
@@ -728,6 +771,7 @@ def _metadata(cert: Certificate, bundle: CertificateBundle) -> dict[str, Any]:
         "not_after": bundle.not_after.isoformat(),
         "acm_arns": dict(cert.state.acm_arns),
         "regions": {r: v.to_dict() for r, v in cert.state.regions.items()},
+        "issuer_directory_url": cert.state.issuer_directory_url,
     }
 
 
@@ -741,4 +785,5 @@ def _event_detail(cert: Certificate) -> dict[str, Any]:
         "acm_arns": dict(state.acm_arns),
         "regions": {r: v.to_dict() for r, v in state.regions.items()},
         "s3_prefix": state.s3_prefix,
+        "warnings": list(state.warnings),
     }

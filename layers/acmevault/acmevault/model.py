@@ -65,6 +65,8 @@ class Status(StrEnum):
     ISSUED = "issued"
     FAILED = "failed"  # the last attempt failed; a previous certificate may still be serving
     REVOKED = "revoked"
+    # an order the CA keeps "processing" (DigiCert approval): not a failure; the worker checks back
+    AWAITING_CA = "awaiting_ca"
 
 
 def _enum(enum: type[Enum], field_name: str, value: Any) -> Any:
@@ -176,7 +178,7 @@ def decode_base64url(value: str) -> bytes:
 
 
 # What a person gives for a directory (API body, CLI flags); acmevault adds account_key and account_url.
-CREDENTIAL_FIELDS = ("directory_url", "eab_kid", "eab_hmac_key", "eab_hmac_alg", "contact")
+CREDENTIAL_FIELDS = ("directory_url", "eab_kid", "eab_hmac_key", "eab_hmac_alg", "contact", "sxg")
 
 
 @dataclass(frozen=True)
@@ -190,9 +192,13 @@ class DirectoryCredential:
     contact: tuple[str, ...] = ()
     account_key: str | None = field(default=None, repr=False)
     account_url: str | None = None
+    # DigiCert's Signed HTTP Exchange directory: its certificates carry CanSignHttpExchanges and go to S3 only
+    sxg: bool = False
 
     def __post_init__(self) -> None:
         self._check_url()
+        if not isinstance(self.sxg, bool):
+            raise ValidationError("sxg", "must be true or false")
         if (self.eab_kid is None) != (self.eab_hmac_key is None):
             missing = "eab_hmac_key" if self.eab_hmac_key is None else "eab_kid"
             raise ValidationError(missing, "eab_kid and eab_hmac_key are given together or not at all")
@@ -257,6 +263,8 @@ class DirectoryCredential:
             "account_url": self.account_url,
         }
         data.update({k: v for k, v in optional.items() if v is not None})
+        if self.sxg:
+            data["sxg"] = True
         return data
 
     @classmethod
@@ -271,6 +279,7 @@ class DirectoryCredential:
             "contact",
             "account_key",
             "account_url",
+            "sxg",
         }
         if unknown:
             raise ValidationError(field_label(sorted(unknown)[0]), "is not a field of a directory secret")
@@ -287,6 +296,7 @@ class DirectoryCredential:
             contact=tuple(contact),
             account_key=data.get("account_key"),
             account_url=data.get("account_url"),
+            sxg=data.get("sxg", False),
         )
 
     @classmethod
@@ -315,6 +325,7 @@ class DirectoryCredential:
             eab_hmac_key=data.get("eab_hmac_key"),
             eab_hmac_alg=data.get("eab_hmac_alg") or "HS256",
             contact=tuple(contact),
+            sxg=data.get("sxg", False),
         )
 
     def public_view(self) -> dict[str, Any]:
@@ -328,6 +339,7 @@ class DirectoryCredential:
             "eab_hmac_alg": self.eab_hmac_alg,
             "contact": list(self.contact),
             "account_url": self.account_url,
+            "sxg": self.sxg,
         }
 
 
@@ -475,6 +487,15 @@ class CertificateState:
     catch_up: CatchUp | None = None
     # read only (the table's lease): until when a worker holds the certificate; never written by save_state
     lease_until: datetime | None = None
+    # since when the order in flight has been "processing" at the CA (waiting for its approval), and
+    # when people were last told about it; both None when no order is waiting
+    awaiting_since: datetime | None = None
+    awaiting_alerted_at: datetime | None = None
+    # the ACME directory URL that issued the serving certificate: revocations go there, whatever
+    # the directory's credential points at now
+    issuer_directory_url: str | None = None
+    # what people should know about the serving certificate that did not stop it (a missing CAA record)
+    warnings: tuple[str, ...] = ()
 
     @property
     def acm_arns(self) -> dict[str, str]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .keys import CertificateBundle
 from .model import Certificate, CertificateSpec, CertificateState, DirectoryCredential, DirectoryState, Rotation
 from .policy import DirectoryPolicy
+
+if TYPE_CHECKING:
+    from .aws.queue import IssueMessage
 
 
 class Directories(Protocol):
@@ -49,6 +52,9 @@ class Dns(Protocol):
         self, records: Iterable[tuple[str, str, str]], deadline: float, role_arn: str | None = None
     ) -> None: ...
     def remove(self, records: Iterable[tuple[str, str, str]], role_arn: str | None = None) -> None: ...
+    def caa_values(self, zone: str, name: str, role_arn: str | None = None) -> list[str]:
+        """The CAA values at exactly ``name`` in the zone ([] when it has none)."""
+        ...
 
 
 class CertificateManager(Protocol):
@@ -64,6 +70,7 @@ class Files(Protocol):
     def put_bundle(self, name: str, bundle: CertificateBundle, metadata: dict[str, Any]) -> dict[str, str]: ...
     def get_certificate_pem(self, name: str) -> str: ...
     def mark_revoked(self, name: str, revoked: dict[str, Any]) -> None: ...
+    def find_private_key(self, name: str, certificate_pem: str) -> str | None: ...
 
 
 class Events(Protocol):
@@ -136,6 +143,8 @@ class IssueRequests(Protocol):
     def send(self, names: Iterable[str], reason: str, serials: Mapping[str, str | None] | None = None) -> int:
         """Queue the names; ``serials``: each one's serial when it was asked for (on-demand messages)."""
         ...
+
+    def send_later(self, message: IssueMessage, delay_seconds: int) -> None: ...
 
 
 class CredentialVersions(Protocol):

@@ -14,11 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from .awaiting import hand_back, is_awaiting
 from .aws.queue import IssueMessage, IssueQueue
 from .errors import AcmeVaultError, LeaseHeld, LeaseLost, UnavailableError
 from .history import record_history
 from .issuance import Services, issue_certificate, renew_if_due, renew_on_request
 from .model import Certificate, RegionStatus
+from .ports import IssueRequests
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +57,25 @@ def _alert_expiring(name: str, now: datetime, services: Services) -> bool:
         "not_after": state.not_after.isoformat(),
         "days_to_expiry": round(days, 2),
         "last_error": state.last_error,
+        "awaiting_since": state.awaiting_since.isoformat() if state.awaiting_since else None,
     }
     services.events.publish("Certificate Expiring", detail)
     services.metrics.certificate_expiring(name, days)
     services.alerts.notify(
         f"acmevault: {name} expires in {days:.1f} days",
         f"{name} ({', '.join(cert.spec.domains)}) expires {state.not_after:%Y-%m-%d %H:%M} UTC and has not "
-        f"been renewed. Last error: {state.last_error or 'none'}.",
+        f"been renewed. Last error: {state.last_error or 'none'}."
+        + (
+            f" The CA has kept its new order processing since {state.awaiting_since:%Y-%m-%d %H:%M} UTC (approval?)."
+            if state.awaiting_since
+            else ""
+        ),
     )
     services.certificates.postpone_alert(name, now + ALERT_AGAIN_AFTER)
     return True
 
 
-def work(message: IssueMessage, services: Services, deadline: float) -> str:
+def work(message: IssueMessage, services: Services, deadline: float, queue: IssueRequests | None = None) -> str:
     """What the issue worker does with one message; returns the outcome, raises only to be retried.
 
     A transient failure (CA or AWS unavailable) is raised, so the message comes back after the
@@ -77,6 +85,8 @@ def work(message: IssueMessage, services: Services, deadline: float) -> str:
     has nothing to do ("busy"); an on-demand one is raised, so it comes back once that worker is done.
     An on-demand message for a certificate that has moved past its ``requested_serial`` was
     fulfilled already (SQS delivers at least once): "already done".
+    An order the CA is still processing (awaiting its approval) is not a failure: the message is
+    done, and a new one, delayed until the next check, goes to ``queue`` (without one: the sweep).
     """
     try:
         if message.scheduled:
@@ -98,6 +108,10 @@ def work(message: IssueMessage, services: Services, deadline: float) -> str:
         return "failed"
     if issued is None:
         return "not due"
+    if is_awaiting(issued.state):
+        if queue is not None:
+            hand_back(message, issued, services.clock(), queue)
+        return "awaiting_ca"
     lagging = any(r.status is RegionStatus.FAILED for r in issued.state.regions.values())
     return ISSUED_REGION_FAILING if lagging else "issued"
 

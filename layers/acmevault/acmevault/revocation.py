@@ -20,10 +20,11 @@ from typing import Any
 
 from cryptography import x509
 
+from .acme_session import AcmeSession
 from .errors import AcmeVaultError, CaError, ConflictError, ValidationError
 from .history import record_history
 from .issuance import Services
-from .model import Certificate, Status
+from .model import Certificate, DirectoryCredential, Status
 from .quoting import quoted
 
 log = logging.getLogger(__name__)
@@ -107,13 +108,25 @@ def _revoke(current: Certificate, reason: RevocationReason, services: Services) 
             "renew it to finish the interrupted renewal, then revoke"
         )
 
-    session = services.accounts.session(spec.directory)
-    try:
-        session.revoke(pem, reason.code)
-    except CaError as error:
-        if error.problem_type != "alreadyRevoked":
-            raise
-        log.info("the CA had revoked it already; finishing the marking", extra={"certificate": spec.name})
+    credential = services.accounts.require(spec.directory)
+    issuer = state.issuer_directory_url or credential.directory_url
+    if issuer == credential.directory_url and state.account_url in (None, credential.account_url):
+        try:
+            services.accounts.session(spec.directory).revoke(pem, reason.code)
+        except CaError as error:
+            if error.problem_type != "alreadyRevoked":
+                raise
+            log.info("the CA had revoked it already; finishing the marking", extra={"certificate": spec.name})
+    else:
+        # Issued through another directory URL or account (the directory moved since): revoke it there,
+        # signed with its own key, which works whatever became of that credential.
+        key_pem = services.files.find_private_key(spec.name, pem)
+        if key_pem is None:
+            raise ConflictError(
+                f"certificate {spec.name!r} was issued by {issuer} and its private key is no longer in S3: "
+                "revoke it at that CA directly"
+            )
+        revoke_at_issuer(issuer, pem, key_pem, reason.code)
 
     now = services.clock()
     mark = {"reason": reason.value, "code": reason.code, "at": now.isoformat(), "serial": state.serial}
@@ -130,6 +143,18 @@ def _revoke(current: Certificate, reason: RevocationReason, services: Services) 
         # The revocation is done and recorded; an event that did not go out must not report it failed.
         log.exception("the Certificate Revoked event was not sent", extra={"certificate": spec.name})
     return revoked
+
+
+def revoke_at_issuer(directory_url: str, certificate_pem: str, key_pem: str, reason_code: int) -> None:
+    """Revoke at ``directory_url`` with a request signed by the certificate's own key (RFC 8555 §7.6):
+    no account at that CA is needed. A certificate the CA had revoked already counts as revoked."""
+    session = AcmeSession(DirectoryCredential(directory_url=directory_url), key_pem)
+    try:
+        session.revoke_as_key_holder(certificate_pem, reason_code)
+    except CaError as error:
+        if error.problem_type != "alreadyRevoked":
+            raise
+    log.info("certificate revoked at its issuing CA", extra={"directory_url": directory_url})
 
 
 def _event_detail(cert: Certificate, mark: dict[str, Any]) -> dict[str, Any]:

@@ -61,6 +61,7 @@ from .model import (
 )
 from .ports import CredentialVersions, DirectoryRecords, IssueRequests, KeyArchive
 from .quoting import quoted
+from .revocation import revoke_at_issuer
 
 log = logging.getLogger(__name__)
 
@@ -521,7 +522,9 @@ def _build(
             rotation = _save(name, replace(rotation, certcentral_key_id=made.key_id), ctx)
             candidate = made.credential
         contact = candidate.contact or current.contact
-        draft = replace(candidate, contact=contact, account_key=generate_account_key(), account_url=None)
+        # A replacement keeps the directory's kind: an SXG directory's new credential is SXG too
+        sxg = candidate.sxg or current.sxg
+        draft = replace(candidate, contact=contact, sxg=sxg, account_key=generate_account_key(), account_url=None)
         ctx.secrets.put_version(name, _draft_id(rotation.token), draft, DRAFT)
     assert draft.account_key is not None
     # The key is saved before the account exists: a registration repeated after a crash finds the
@@ -582,7 +585,9 @@ def _deactivate(credential: DirectoryCredential) -> dict[str, str]:
 
 
 def _note_revocations(name: str, rotation: Rotation, ctx: RotationServices) -> None:
-    """Remember the old account's certificates, to revoke each once its replacement is served."""
+    """Remember the old account's certificates, to revoke each once its replacement is served, at the
+    directory that issued each (recorded with it; before that was recorded: the credential in use now)."""
+    in_use = _current(name, ctx).directory_url  # still the old credential: the new one is promoted after this
     for cert in ctx.services.certificates.all():
         state = cert.state
         if (
@@ -596,6 +601,7 @@ def _note_revocations(name: str, rotation: Rotation, ctx: RotationServices) -> N
                 "serial": state.serial,
                 "certificate_pem": state.certificate_pem,  # public; the key stays in S3
                 "account_url": state.account_url,
+                "directory_url": state.issuer_directory_url or in_use,
                 "token": rotation.token,
                 "noted_at": _now(ctx).isoformat(),
             }
@@ -609,14 +615,10 @@ def _revoke_replaced(name: str, entry: dict[str, Any], ctx: RotationServices) ->
         ctx.records.settle_revocation(name, certificate, "failed", error="its private key is no longer in S3")
         _history(name, ctx, "acmevault", "previous certificate revoked", "failed", certificate=certificate)
         return
-    current = _current(name, ctx)
-    # Signed with the certificate's own key (RFC 8555 §7.6): no account is needed, the old one is gone.
-    session = AcmeSession(replace(current, account_key=None, account_url=None), key_pem)
-    try:
-        session.revoke_as_key_holder(pem, SUPERSEDED)
-    except CaError as error:
-        if error.problem_type != "alreadyRevoked":
-            raise
+    # At the CA that issued it (an entry noted before issuers were recorded: the previous credential's),
+    # signed with the certificate's own key: no account is needed, the old one is gone.
+    issuer = entry.get("directory_url") or _previous_directory_url(name, ctx)
+    revoke_at_issuer(issuer, pem, key_pem, SUPERSEDED)
     now = _now(ctx).isoformat()
     ctx.records.settle_revocation(name, certificate, "revoked", revoked_at=now)
     mark = {"serial": entry["serial"], "reason": "superseded", "revoked_at": now}
@@ -666,6 +668,12 @@ def _version(name: str, version_id: str, ctx: RotationServices) -> DirectoryCred
     if credential is None:
         raise ConflictError(f"directory {name!r}: version {version_id} of its secret is gone")
     return credential
+
+
+def _previous_directory_url(name: str, ctx: RotationServices) -> str:
+    """The directory URL of the credential a replacement made previous (the current one if there is none)."""
+    version = ctx.secrets.version_with(name, "AWSPREVIOUS")
+    return (_version(name, version, ctx) if version is not None else _current(name, ctx)).directory_url
 
 
 def _current(name: str, ctx: RotationServices) -> DirectoryCredential:

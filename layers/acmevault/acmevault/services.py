@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 
 from .accounts import Accounts
@@ -45,6 +46,7 @@ def build(config: Settings) -> Services:
         keys=KmsKeyVault(config.kms_key_id, config.region),
         metrics=NoMetrics(),
         default_acm_regions=config.acm_regions,
+        approval_alert_after=timedelta(hours=config.approval_alert_hours),
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from .awaiting import waiting_view
 from .model import Certificate, PendingOrder
 from .ports import Directories
 
@@ -28,11 +29,14 @@ def directory_view(name: str, directories: Directories) -> dict[str, Any]:
     }
 
 
-def certificate_view(cert: Certificate, default_regions: Sequence[str] = ()) -> dict[str, Any]:
-    """The certificate as people see it; ``default_regions``: the stack's ACM regions, for a spec naming none."""
+def certificate_view(
+    cert: Certificate, default_regions: Sequence[str] = (), now: datetime | None = None
+) -> dict[str, Any]:
+    """The certificate as people see it; ``default_regions``: the stack's ACM regions, for a spec naming none;
+    ``now`` (default: the clock) measures how long an order has waited at the CA."""
     state = cert.state
     wanted = cert.spec.acm_regions or tuple(default_regions)
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     locked = state.lease_until is not None and state.lease_until > now
     return {
         "name": cert.spec.name,
@@ -53,6 +57,9 @@ def certificate_view(cert: Certificate, default_regions: Sequence[str] = ()) -> 
         "last_error": state.last_error,
         "consecutive_failures": state.consecutive_failures,
         "updated_at": _iso(state.updated_at),
+        **waiting_view(state, now),
+        "issuer_directory_url": state.issuer_directory_url,
+        "warnings": list(state.warnings),
     }
 
 

@@ -96,6 +96,21 @@ class Route53Dns:
             except DnsError:
                 continue  # already gone, or changed by someone else: nothing of ours left to remove
 
+    def caa_values(self, zone: str, name: str, role_arn: str | None = None) -> list[str]:
+        """The CAA values at exactly ``name`` in the zone, as Route 53 writes them ([] when there are none)."""
+        wanted = _fqdn(name)
+        with translated(f"reading the CAA record of {name} in hosted zone {zone}{_as(role_arn)}"):
+            try:
+                response = self._r53(role_arn).list_resource_record_sets(
+                    HostedZoneId=zone, StartRecordName=wanted, StartRecordType="CAA", MaxItems="1"
+                )
+            except ClientError as error:
+                raise _denied(error, f"reading CAA records in hosted zone {zone}{_as(role_arn)}") or error from None
+        for record in response.get("ResourceRecordSets", [])[:1]:
+            if _fqdn(record["Name"]) == wanted and record["Type"] == "CAA":
+                return [str(r["Value"]) for r in record.get("ResourceRecords", [])]
+        return []
+
     def _change(self, zone: str, action: str, names: dict[str, list[str]], role_arn: str | None) -> tuple[str, str]:
         """One change batch for all the records of an order in one zone."""
         batch = {

@@ -29,6 +29,11 @@ class IssueMessage:
     def scheduled(self) -> bool:
         return self.reason == "renewal"
 
+    def body(self) -> str:
+        """The message as the queue carries it (what parse_message reads back), requested_serial included."""
+        serials = {self.certificate: self.requested_serial} if self.knows_serial else None
+        return json.dumps(_body(self.certificate, self.reason, serials))
+
 
 def parse_message(body: str) -> IssueMessage:
     """An issue message from the queue; ValidationError names what is wrong."""
@@ -82,3 +87,10 @@ class IssueQueue:
                 sent += len(batch)
                 batch = []
         return sent
+
+    def send_later(self, message: IssueMessage, delay_seconds: int) -> None:
+        """Queue ``message`` again, delivered after ``delay_seconds`` (0-900, SQS's DelaySeconds)."""
+        with translated("queueing a certificate to be looked at again later"):
+            client("sqs", self._region).send_message(
+                QueueUrl=self.queue_url, MessageBody=message.body(), DelaySeconds=max(0, min(int(delay_seconds), 900))
+            )

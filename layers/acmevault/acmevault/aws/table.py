@@ -90,6 +90,10 @@ def _from_item(item: dict[str, Any]) -> Certificate:
         certificate_pem=data.get("certificate_pem"),
         catch_up=catch_up,
         lease_until=_dt(data.get("lease_until")),
+        awaiting_since=_dt(data.get("awaiting_since")),
+        awaiting_alerted_at=_dt(data.get("awaiting_alerted_at")),
+        issuer_directory_url=data.get("issuer_directory_url"),
+        warnings=tuple(data.get("warnings") or ()),
     )
     return Certificate(spec, state)
 
@@ -202,6 +206,10 @@ class CertificateTable:
             "certificate_pem": state.certificate_pem,
             "catch_up_fullchain": state.catch_up.fullchain if state.catch_up else None,
             "catch_up_key": state.catch_up.encrypted_key if state.catch_up else None,
+            "awaiting_since": _iso(state.awaiting_since),
+            "awaiting_alerted_at": _iso(state.awaiting_alerted_at),
+            "issuer_directory_url": state.issuer_directory_url,
+            "warnings": list(state.warnings) or None,
         }
         present = {k: v for k, v in values.items() if v is not None}
         absent = [k for k, v in values.items() if v is None]
