@@ -72,6 +72,16 @@ class LeaseHeld(ConflictError):
         self.until = until
 
 
+class SpecChanged(ConflictError):
+    """The spec changed after this worker read it: the state it would write is for an older spec."""
+
+    code = "spec_changed"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"certificate {name!r}: its spec changed while this worker was issuing it")
+        self.name = name
+
+
 class LeaseLost(ConflictError):
     """This worker's lease ran out and another worker took the certificate over: it must not write its state."""
 

@@ -61,6 +61,7 @@ from .errors import (
     LeaseLost,
     OrderMismatch,
     OutOfTime,
+    SpecChanged,
     UnavailableError,
 )
 from .keys import (
@@ -584,9 +585,33 @@ def publish_certificate(
     services.files.put_bundle(spec.name, bundle, _metadata(issued, bundle))
     # Not through record: should this write fail, the failure record keeps the downloaded certificate,
     # and the next attempt pushes it again rather than ordering another.
-    services.certificates.save_state(spec.name, state, record.owner)
-    record.cert = issued
+    state = _save_issued(spec, state, record)
+    record.cert = issued = Certificate(spec, state)
     return issued
+
+
+SPEC_RACE_ATTEMPTS = 5
+
+
+def _save_issued(spec: CertificateSpec, state: CertificateState, record: Record) -> CertificateState:
+    """Write the issued state for the spec it was issued for. A spec changed meanwhile (a name added
+    while the order ran) is noticed here, in the same conditional write, not after it: the certificate
+    serves (ACM and S3 have it) and, unless it satisfies the new spec, is due at once — a worker killed
+    right after this write leaves nothing wedged until the old certificate's renewal time."""
+    services, digest = record.services, spec.digest
+    for _ in range(SPEC_RACE_ATTEMPTS):
+        try:
+            services.certificates.save_state(spec.name, state, record.owner, digest)
+            return state
+        except SpecChanged:
+            latest = services.certificates.get(spec.name).spec
+            if not _serves_everywhere(state, latest, acm_regions(latest, services)):
+                state = replace(state, renew_at=services.clock(), retry_at=None)
+            digest = latest.digest
+    # The spec keeps changing under us: written as due now, so the sweep settles it next.
+    state = replace(state, renew_at=services.clock(), retry_at=None)
+    services.certificates.save_state(spec.name, state, record.owner)
+    return state
 
 
 def catch_up_regions(record: Record) -> Certificate:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import ipaddress
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -415,6 +417,12 @@ class CertificateSpec:
             profile=profile,
             renew_fraction=float(fraction) if fraction is not None else None,
         )
+
+    @property
+    def digest(self) -> str:
+        """A fingerprint of the spec as stored: a worker's final write is conditioned on it, so a spec
+        changed while its certificate was being issued is noticed however the worker ends."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:32]
 
     def to_dict(self) -> dict[str, Any]:
         return {

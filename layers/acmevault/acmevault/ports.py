@@ -27,8 +27,11 @@ class Directories(Protocol):
 class Certificates(Protocol):
     def get(self, name: str) -> Certificate: ...
     def put_spec(self, spec: CertificateSpec, now: datetime) -> Certificate: ...
-    def save_state(self, name: str, state: CertificateState, owner: str | None = None) -> None:
-        """Replace the state; with ``owner``, only while that lease holds it (else LeaseLost)."""
+    def save_state(
+        self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
+    ) -> None:
+        """Replace the state; with ``owner``, only while that lease holds it (else LeaseLost); with
+        ``spec_digest``, only while the stored spec is that one (else SpecChanged)."""
         ...
 
     def mark_due(self, name: str, now: datetime) -> None: ...

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..errors import CertificateNotFound, LeaseHeld, LeaseLost
+from ..errors import CertificateNotFound, LeaseHeld, LeaseLost, SpecChanged
 from ..model import (
     SPEC_FIELDS,
     CatchUp,
@@ -136,7 +136,7 @@ class CertificateTable:
 
     def put_spec(self, spec: CertificateSpec, now: datetime) -> Certificate:
         """Create the certificate, or change its spec and keep its state."""
-        values = {**spec.to_dict(), "updated_at": now.isoformat()}
+        values = {**spec.to_dict(), "spec_digest": spec.digest, "updated_at": now.isoformat()}
         names = {f"#{k}": k for k in values}
         sets = [f"#{k} = :{k}" for k in values if values[k] not in (None, [])]
         removes = [f"#{k}" for k in values if values[k] in (None, [])]
@@ -171,11 +171,15 @@ class CertificateTable:
             )
         return _from_item(response["Attributes"])
 
-    def save_state(self, name: str, state: CertificateState, owner: str | None = None) -> None:
+    def save_state(
+        self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
+    ) -> None:
         """Replace the state of an existing certificate (the spec is left as it is).
 
         With ``owner`` the write is fenced by the lease: LeaseLost when another worker holds it now
         (this one's ran out), so a worker that lost its lease never writes over the newer one's state.
+        With ``spec_digest`` it is written only for that spec (``CertificateSpec.digest``): SpecChanged
+        when the spec was changed since (items stored before digests existed match any).
         """
         pending = state.pending
         values: dict[str, Any] = {
@@ -222,6 +226,10 @@ class CertificateTable:
             condition += " AND #lease_owner = :lease_owner"
             names["#lease_owner"] = "lease_owner"
             present[":lease_owner"] = owner
+        if spec_digest is not None:
+            condition += " AND (attribute_not_exists(#spec_digest) OR #spec_digest = :spec_digest)"
+            names["#spec_digest"] = "spec_digest"
+            present[":spec_digest"] = spec_digest
         with translated(f"storing the state of certificate {name!r}"):
             try:
                 self._ddb.update_item(
@@ -236,7 +244,9 @@ class CertificateTable:
                 )
             except ClientError as error:
                 if error_code(error) == "ConditionalCheckFailedException":
-                    self.get(name)  # CertificateNotFound when it is not there at all
+                    current = self.get(name)  # CertificateNotFound when it is not there at all
+                    if spec_digest is not None and current.spec.digest != spec_digest:
+                        raise SpecChanged(name) from None
                     raise LeaseLost(name) from None
                 raise
 
