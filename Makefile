@@ -63,10 +63,11 @@ validate: $(SAMENV)/.installed $(CHECKOVENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAMENV)/bin/sam validate --lint --region us-east-1
 	$(CHECKOVENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
-# sam build without Docker (arm64 wheels, bytecode compiled for 3.13), then check what it built.
+# sam build without Docker (arm64 wheels, bytecode compiled for 3.13), then check what it built, and
+# build the layer again from a virtualenv's shell (tests/packaging/test_layer_build.py: needs PyPI).
 build: $(SAMENV)/.installed $(VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAMENV)/bin/sam build
-	ACMEVAULT_BUILD_DIR=.aws-sam/build $(BIN)/pytest -q tests/packaging
+	ACMEVAULT_BUILD_DIR=.aws-sam/build ACMEVAULT_LAYER_BUILDS=1 $(BIN)/pytest -q tests/packaging
 
 bench: setup
 	command -v lego >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq lego; }

@@ -42,6 +42,17 @@ def test_compiled_wheels_are_for_arm64():
         assert elf_machine(library) == AARCH64, library
 
 
+PY313_MAGIC = (3571).to_bytes(2, "little") + b"\r\n"  # importlib.util.MAGIC_NUMBER of CPython 3.13
+
+
+def test_bytecode_is_compiled_for_the_runtimes_python_313():
+    python = BUILD / "AcmeVaultLayer" / "python"
+    compiled = list(python.rglob("*.pyc"))
+    assert python / "acmevault" / "__pycache__" / "issuance.cpython-313.pyc" in compiled
+    for pyc in compiled:
+        assert pyc.read_bytes()[:4] == PY313_MAGIC, pyc
+
+
 def test_sizes_are_well_under_lambdas_limits():
     layer = size_mb(BUILD / "AcmeVaultLayer")
     assert layer < 30, f"the layer is {layer:.1f} MB unzipped"
