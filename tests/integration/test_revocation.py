@@ -57,7 +57,7 @@ def test_cli_revoke_refuses_a_reason_it_does_not_know(stack, cli, directory, uni
     before = state()
     result = cli("cert", "revoke", name, "--reason", reason)
     assert result.code == 2
-    assert result.err.startswith("acmevault: --reason: ") and "not one of" in result.err
+    assert result.err.startswith(f"acmevault: cert revoke {name}: --reason: ") and "not one of" in result.err
     assert state() == before
 
 

@@ -1,7 +1,9 @@
 """The acmevault command: the same use cases as the Lambda functions, straight to AWS or the local stack.
 
-Exit status 0 on success; otherwise a one-line reason on stderr and 1 (2 for bad input).
-The EAB HMAC key is read from stdin or a hidden prompt, never from argv.
+Exit status 0 on success; otherwise exactly one line on stderr, saying what failed and what to do,
+and 1 (2 for bad input); ``-v`` adds the detail. Every verb gets this from ``main``: a verb raises an
+AcmeVaultError and returns 0. The EAB HMAC key is read from stdin or a hidden prompt, never from argv.
+With ``--stack NAME`` (or ACMEVAULT_STACK) the settings come from that CloudFormation stack's outputs.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import AcmeVaultError, ValidationError
+from .cli_output import EXIT_BAD_INPUT, EXIT_INTERRUPTED, Terminal
+from .errors import AcmeVaultError, CertificateNotFound, ConfigurationError, ValidationError
 from .quoting import argument_label
 from .redaction import redact
 
@@ -41,8 +45,12 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
+_TERMINAL = Terminal()
+
+
 def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """What is being done: a status line on a terminal, a line under -v; never part of a failure."""
+    _TERMINAL.status(message)
 
 
 def _services() -> Any:
@@ -217,26 +225,49 @@ def _permit(name: str, directory: str, route: str) -> Any:
     return _services().gate.may_use_certificate(Caller.operator(_actor()), route, name, directory)
 
 
-def cert_put(args: argparse.Namespace) -> int:
-    from .issuance import define_certificate
-    from .model import CertificateSpec
+# Every field of a certificate spec (model.SPEC_FIELDS) as a `cert put` option: flags, help, repeatable.
+# Values go through CertificateSpec.parse as the API's do, so the checks and messages are the API's.
+SPEC_OPTIONS: dict[str, tuple[tuple[str, ...], str, bool]] = {
+    "domains": (("-d", "--domain"), "a DNS name (repeatable; the first is the CN)", True),
+    "directory": (("--directory",), "name of a vaulted directory", False),
+    "key_type": (("--key-type",), "ec-p256 (default) | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096", False),
+    "challenge": (("--challenge",), "auto (default) | none | dns-01", False),
+    "hosted_zone_id": (("--hosted-zone-id",), "Route 53 zone for dns-01 (default: longest match)", False),
+    "route53_role_arn": (("--route53-role-arn",), "IAM role to assume for zones in another AWS account", False),
+    "acm_regions": (("--acm-region",), "ACM region (repeatable; default the stack's)", True),
+    "profile": (("--profile",), "ACME profile name", False),
+    "renew_fraction": (("--renew-fraction",), "fraction of the lifetime left when renewal is due, 0.05-0.95", False),
+}
 
-    spec = CertificateSpec.parse(
-        args.name,
-        {
-            "domains": args.domain or [],
-            "directory": args.directory,
-            "key_type": args.key_type,
-            "challenge": args.challenge,
-            "hosted_zone_id": args.hosted_zone_id,
-            "route53_role_arn": args.route53_role_arn,
-            "acm_regions": args.acm_region or [],
-            "profile": args.profile,
-        },
-    )
+
+def _spec_value(field: str, value: Any) -> Any:
+    """A flag's text as the API would get it: '' clears a field, a number is a number."""
+    if value == "" or value == [""]:
+        return None
+    if field == "renew_fraction":
+        try:
+            return float(value)
+        except ValueError:
+            return value  # CertificateSpec.parse refuses it with the API's message
+    return value
+
+
+def cert_put(args: argparse.Namespace) -> int:
+    """Create a certificate, or change only the fields given on an existing one."""
+    from .issuance import define_certificate
+    from .model import CertificateSpec, validate_name
+
+    services = _services()
+    given = {f: _spec_value(f, getattr(args, f)) for f in SPEC_OPTIONS if getattr(args, f) is not None}
+    try:
+        current: dict[str, Any] = services.certificates.get(validate_name(args.name)).spec.to_dict()
+    except CertificateNotFound:
+        current = {}
+    spec = CertificateSpec.parse(args.name, {**current, **given})
     # The operator's own credentials: an admin for routes; the directory's allowed_domains still apply.
-    cert = define_certificate(spec, _services(), _permit(spec.name, spec.directory, "cert put"))
-    print(f"certificate {cert.spec.name} defined ({', '.join(cert.spec.domains)}); status {cert.state.status.value}")
+    cert = define_certificate(spec, services, _permit(spec.name, spec.directory, "cert put"))
+    verb = "changed" if current else "defined"
+    print(f"certificate {cert.spec.name} {verb} ({', '.join(cert.spec.domains)}); status {cert.state.status.value}")
     return 0
 
 
@@ -332,34 +363,23 @@ def _check_timeout(timeout: float) -> float:
     return timeout
 
 
-def _issue(names: Sequence[str], timeout: float) -> int:
+def cert_issue(args: argparse.Namespace) -> int:
+    """Issue (or renew) one certificate now, through the same code as IssueFunction."""
     from .issuance import issue_certificate
 
-    services = _services()
-    failures = 0
-    for index, name in enumerate(names, 1):
-        started = time.monotonic()
-        prefix = f"[{index}/{len(names)}] " if len(names) > 1 else ""
-        _progress(f"{prefix}issuing {name} ...")
-        try:
-            cert = issue_certificate(name, services, time.monotonic() + timeout)
-        except AcmeVaultError as error:
-            failures += 1
-            _progress(f"{prefix}{name}: failed: {error.message}")
-            if len(names) == 1:
-                raise
-            continue
-        elapsed = time.monotonic() - started
-        _progress(f"{prefix}{name}: issued serial {cert.state.serial} in {elapsed:.2f} s")
-        lagging = sorted(r for r, state in cert.state.regions.items() if state.status.value == "failed")
-        if lagging:
-            failures += 1  # served from S3 and the other regions; these are retried on their own
-            _progress(f"{prefix}{name}: not in ACM in {', '.join(lagging)} yet: {cert.state.last_error}")
-    return 1 if failures else 0
-
-
-def cert_issue(args: argparse.Namespace) -> int:
-    return _issue([args.name], _check_timeout(args.timeout))
+    timeout = _check_timeout(args.timeout)
+    started = time.monotonic()
+    _progress(f"issuing {args.name} ...")
+    cert = issue_certificate(args.name, _services(), time.monotonic() + timeout)
+    elapsed = time.monotonic() - started
+    print(f"certificate {args.name}: issued serial {cert.state.serial} in {elapsed:.2f} s")
+    lagging = sorted(r for r, state in cert.state.regions.items() if state.status.value == "failed")
+    if lagging:  # served from S3 and the other regions; these are retried on their own, into the same ARN
+        raise AcmeVaultError(
+            f"not in ACM in {', '.join(lagging)} yet: {cert.state.last_error}; the next attempt retries "
+            "them without a new order"
+        )
+    return 0
 
 
 def cert_delete(args: argparse.Namespace) -> int:
@@ -400,21 +420,29 @@ def renew(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     total = sum(1 for _ in services.certificates.due(now))
     if not total:
-        _progress("no certificate is due for renewal")
+        print("no certificate is due for renewal")
         return 0
-    bar = _ProgressBar(total)
+    bar = _ProgressBar(total, failing=("failed", ISSUED_REGION_FAILING))
     outcomes = renew_due(services, now, args.timeout, workers=args.workers, progress=bar.step)
     bar.done()
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
     print(f"{sum(outcomes.values())} certificates looked at: {summary}")
-    return 1 if outcomes.get("failed") or outcomes.get(ISSUED_REGION_FAILING) else 0
+    if bar.failed_names:
+        shown = ", ".join(sorted(bar.failed_names)[:5]) + (", ..." if len(bar.failed_names) > 5 else "")
+        raise AcmeVaultError(
+            f"{len(bar.failed_names)} of {total} failed or are not in every ACM region ({shown}); "
+            "'acmevault cert show NAME' has each one's error"
+        )
+    return 0
 
 
 class _ProgressBar:
     """A one-line progress bar on stderr (a line per certificate when stderr is not a terminal)."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, failing: Sequence[str] = ("failed",)) -> None:
         self.total, self.count, self.failed = total, 0, 0
+        self.failing = failing  # the outcomes that make the sweep fail
+        self.failed_names: list[str] = []
         self.tty = sys.stderr.isatty()
         self._lock = threading.Lock()
 
@@ -422,6 +450,8 @@ class _ProgressBar:
         with self._lock:
             self.count += 1
             self.failed += outcome == "failed"
+            if outcome in self.failing:
+                self.failed_names.append(name)
             if self.tty:
                 filled = 30 * self.count // self.total
                 bar = "#" * filled + "." * (30 - filled)
@@ -452,15 +482,19 @@ def _stack(args: argparse.Namespace) -> Any:
 def local_up(args: argparse.Namespace) -> int:
     _progress("starting Pebble (EAB required) and moto on 127.0.0.1 ...")
     variables = _stack(args).up()
+    _TERMINAL.clear()
     for key, value in variables.items():
         print(f"export {key}={value}")
-    _progress(f"local stack up; state in {args.state_dir}; stop it with 'acmevault local down'")
+    print(
+        f"# local stack up (CloudFormation stack {_stack(args).name} in moto, for --stack); state in "
+        f"{args.state_dir}; stop it with 'acmevault local down'"
+    )
     return 0
 
 
 def local_down(args: argparse.Namespace) -> int:
     stopped = _stack(args).down()
-    _progress(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+    print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
     return 0
 
 
@@ -471,9 +505,10 @@ def local_invoke(args: argparse.Namespace) -> int:
     event = load_event(Path(args.event))
     try:
         result = invoke(definition, event, _stack(args).env())
-    except Exception as error:  # noqa: BLE001 - reported the way Lambda reports a function error
-        _print_json({"errorType": type(error).__name__, "errorMessage": str(error).splitlines()[0]})
-        return 1
+    except Exception as error:  # reported the way Lambda reports a function error, then as a failure
+        first_line = (str(error).splitlines() or [""])[0]
+        _print_json({"errorType": type(error).__name__, "errorMessage": first_line})
+        raise AcmeVaultError(f"{definition.logical_id} raised {type(error).__name__}: {first_line}") from error
     _print_json(result)
     return 0
 
@@ -498,11 +533,20 @@ def _count(text: str) -> int:
     return int(text)
 
 
+class BadUsage(Exception):
+    """argparse found the command line wrong: reported in one line like every other failure."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog, self.message = prog, message
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, with its usage errors redacted: they quote what was typed ("invalid choice: '...'")."""
+    """argparse, with a usage error raised (one line from main) rather than printed with the usage, and
+    redacted: it quotes what was typed ("invalid choice: '...'")."""
 
     def error(self, message: str) -> NoReturn:
-        super().error(redact(message))
+        raise BadUsage(self.prog, redact(message))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -510,7 +554,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="acmevault",
         description="Vault ACME directory credentials and keep certificates fresh in ACM and S3.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what is being done")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what is being done, and a failure's detail")
+    parser.add_argument(
+        "--stack",
+        default=os.environ.get("ACMEVAULT_STACK") or None,
+        metavar="NAME",
+        help="the deployed CloudFormation stack to work on: its outputs name the table, bucket, key, queue and "
+        "topic (default: ACMEVAULT_STACK; without either, the ACMEVAULT_* variables)",
+    )
+    parser.add_argument("--region", help="the stack's AWS region (default: AWS_REGION, or your AWS config's)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     directory = commands.add_parser("directory", help="ACME directory credentials").add_subparsers(
@@ -585,18 +637,16 @@ def build_parser() -> argparse.ArgumentParser:
     cert = commands.add_parser("cert", help="certificates").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
-    cput = cert.add_parser("put", help="create or change a certificate spec")
-    cput.add_argument("name")
-    cput.add_argument("-d", "--domain", action="append", help="a DNS name (repeatable; the first is the CN)")
-    cput.add_argument("--directory", required=True, help="name of a vaulted directory")
-    cput.add_argument("--key-type", default="ec-p256", help="ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096")
-    cput.add_argument("--challenge", default="auto", help="auto | none | dns-01")
-    cput.add_argument("--acm-region", action="append", help="ACM region (repeatable; default the stack's)")
-    cput.add_argument("--hosted-zone-id", help="Route 53 zone for dns-01 (default: longest match)")
-    cput.add_argument(
-        "--route53-role-arn", help="IAM role to assume for zones in another AWS account (dns-01)", metavar="ARN"
+    cput = cert.add_parser(
+        "put",
+        help="create a certificate spec, or change the fields given",
+        description="Create a certificate (-d and --directory required), or change only the given fields of "
+        "an existing one. An empty value (--profile '') clears an optional field; -d and --acm-region given "
+        "replace the whole list.",
     )
-    cput.add_argument("--profile", help="ACME profile name")
+    cput.add_argument("name")
+    for spec_field, (flags, text, repeatable) in SPEC_OPTIONS.items():
+        cput.add_argument(*flags, dest=spec_field, help=text, action="append" if repeatable else "store")
     cput.set_defaults(run=cert_put)
     for verb, text in (("issue", "issue now"), ("renew", "renew now (same as issue)")):
         sub = cert.add_parser(verb, help=text)
@@ -682,33 +732,93 @@ def _log_to_stderr(level: int) -> None:
 _SECRET_FLAGS = ("--eab-hmac", "--hmac-key", "--hmac=", "--eab-hmac-key")
 
 
+def _subject(args: argparse.Namespace) -> str:
+    """What was being done, for the failure line: 'cert issue web' (the NAME only when it is a valid one:
+    anything else typed there is not echoed)."""
+    from .model import NAME_PATTERN
+
+    name = getattr(args, "name", None)
+    words = [getattr(args, "command", None), getattr(args, "action", None)]
+    words += [name] if isinstance(name, str) and NAME_PATTERN.fullmatch(name) else []
+    return " ".join(str(w) for w in words if w)
+
+
+@contextmanager
+def _deployed_stack(args: argparse.Namespace) -> Iterator[None]:
+    """With --stack (or ACMEVAULT_STACK) and --region: the settings from the stack's outputs, for this call."""
+    if args.command == "local" or not (args.stack or args.region):
+        yield
+        return
+    from . import config, services
+    from .stack import environment
+
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or _aws_region()
+    if not region:
+        raise ConfigurationError("no AWS region: pass --region, set AWS_REGION, or set one in your AWS config")
+    overlay = environment(args.stack, region) if args.stack else {"AWS_REGION": region, "AWS_DEFAULT_REGION": region}
+    saved = {key: os.environ.get(key) for key in overlay}
+    os.environ.update(overlay)
+    _forget_settings(config, services)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _forget_settings(config, services)
+
+
+def _aws_region() -> str | None:
+    import boto3
+
+    return boto3.session.Session().region_name
+
+
+def _forget_settings(config: Any, services: Any) -> None:
+    # The settings and the adapters built from them are read once per process; the stack changes them.
+    config.settings.cache_clear()
+    for built in (services.services, services.queue, services.rotation):
+        built.cache_clear()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every failure ends here as exactly one line on stderr (see cli_output)."""
+    global _TERMINAL
     argv = list(sys.argv[1:] if argv is None else argv)
+    _TERMINAL = Terminal(verbose="-v" in argv or "--verbose" in argv)
     if any(a.startswith(_SECRET_FLAGS) for a in argv):
-        print("acmevault: the EAB HMAC key is never taken from the command line; pipe it on stdin", file=sys.stderr)
-        return 2
-    args, unknown = build_parser().parse_known_args(argv)
+        never = "the EAB HMAC key is never taken from the command line; pipe it on stdin"
+        return _TERMINAL.report("", never, EXIT_BAD_INPUT)
+    try:
+        args, unknown = build_parser().parse_known_args(argv)
+    except BadUsage as usage:
+        subject = usage.prog.removeprefix("acmevault").strip()
+        return _TERMINAL.report(subject, usage.message, EXIT_BAD_INPUT, f"see '{usage.prog} --help'")
     if unknown:
         # Named when they look like an option or a word; a pasted secret is described by its length.
         shown = ", ".join(argument_label(a) for a in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-        print(f"acmevault: {len(unknown)} unrecognised argument(s): {shown} (see --help)", file=sys.stderr)
-        return 2
-    _log_to_stderr(logging.INFO if args.verbose else logging.WARNING)
+        what = f"{len(unknown)} unrecognised argument(s): {shown}"
+        return _TERMINAL.report(_subject(args), what, EXIT_BAD_INPUT, "see --help")
+    _TERMINAL.verbose = args.verbose
+    _log_to_stderr(logging.INFO if args.verbose else logging.CRITICAL + 1)
     try:
         if getattr(args, "name", None) is not None:
             from .model import validate_name
 
             validate_name(args.name)  # every NAME argument, before anything looks it up
-        return int(args.run(args))
-    except ValidationError as error:
-        print(f"acmevault: {error.message}", file=sys.stderr)
-        return 2
-    except AcmeVaultError as error:
-        print(f"acmevault: {error.message}", file=sys.stderr)
-        return 1
+        with _deployed_stack(args):
+            return int(args.run(args))
     except KeyboardInterrupt:
-        print("acmevault: interrupted", file=sys.stderr)
-        return 130
+        _TERMINAL.fail(_subject(args), AcmeVaultError("interrupted"))
+        return EXIT_INTERRUPTED
+    except AcmeVaultError as error:
+        return _TERMINAL.fail(_subject(args), error)
+    except Exception as error:  # noqa: BLE001 - the command's last word: one line, the traceback under -v
+        return _TERMINAL.fail(_subject(args), error)
+    finally:
+        _TERMINAL.clear()
 
 
 if __name__ == "__main__":

@@ -369,6 +369,7 @@ class LocalStack:
         r53 = aws("route53")
         for zone in DEMO_ZONES:
             r53.create_hosted_zone(Name=zone, CallerReference=f"acmevault-{zone}-{time.time()}")
+        self._register(aws("cloudformation"), table, bucket, kms_key, queue, topic)
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             **CREDENTIALS,
@@ -390,6 +391,23 @@ class LocalStack:
             "ACMEVAULT_LOCAL_STATE": str(self.state_dir),
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+
+    def _register(self, cloudformation: Any, table: str, bucket: str, kms_key: str, queue: str, topic: str) -> None:
+        """A CloudFormation stack named like this one with template.yaml's outputs: `--stack` works here too."""
+        from .config import SECRET_PREFIX_DEFAULT
+        from .stack import outputs_template
+
+        outputs = {
+            "CertificateTableName": table,
+            "CertificateBucketName": bucket,
+            "KeyArn": kms_key,
+            "IssueQueueUrl": queue,
+            "AlertTopicArn": topic,
+            "SecretPrefix": SECRET_PREFIX_DEFAULT,
+            "DefaultAcmRegions": REGION,
+            "EventBus": "default",
+        }
+        cloudformation.create_stack(StackName=self.name, TemplateBody=outputs_template(outputs))
 
     @staticmethod
     def _inbox(sqs: Any, name: str) -> tuple[str, str]:
