@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,10 +93,8 @@ def test_every_verb_has_its_failures_tested():
 def occupied_local_port():
     """Hold the local stack's default Pebble port, as another stack already running would."""
     with socket.socket() as held:
-        try:
+        with contextlib.suppress(OSError):  # something holds it already: the stack refuses all the same
             held.bind(("127.0.0.1", 14000))
-        except OSError:
-            pass  # something holds it already: the stack refuses to start all the same
         yield
 
 
