@@ -49,6 +49,7 @@ from .errors import (
     CertificateNotFound,
     CertificateRejected,
     ConflictError,
+    DnsError,
     LeaseLost,
     OrderMismatch,
     OutOfTime,
@@ -427,10 +428,7 @@ def _check_order(order: Order, spec: CertificateSpec, record: Record) -> None:
 def _place_order(session: AcmeSession, record: Record) -> tuple[str, Order]:
     current, services = record.cert, record.services
     spec = current.spec
-    if spec.challenge is Challenge.DNS_01:
-        # Preflight: every name must have a zone before we spend an order on it.
-        for domain in spec.domains:
-            services.dns.zone_for(domain, spec.hosted_zone_id, spec.route53_role_arn)
+    _zone_preflight(spec, services.dns)
     key_pem = private_key_pem(generate_private_key(spec.key_type))
     encrypted = services.keys.encrypt(spec.name, key_pem)
     csr = build_csr(load_private_key(key_pem), spec.domains)
@@ -447,6 +445,23 @@ def _place_order(session: AcmeSession, record: Record) -> tuple[str, Order]:
         )
         record.save(pending=order)
     return key_pem, session.with_authorizations(placed)
+
+
+def _zone_preflight(spec: CertificateSpec, dns: Dns) -> None:
+    """Before an order is spent: every name that may need dns-01 has a Route 53 zone we can reach.
+
+    dns-01: every name. auto: every name too, except that a name without a zone may be pre-validated
+    at the CA, which only an order's authorizations tell; if it is not, the order (recorded, so a
+    retry resumes it rather than ordering again) fails before any challenge is answered.
+    """
+    if spec.challenge is Challenge.NONE:
+        return
+    for domain in spec.domains:
+        try:
+            dns.zone_for(domain, spec.hosted_zone_id, spec.route53_role_arn)
+        except DnsError:
+            if spec.challenge is Challenge.DNS_01:
+                raise
 
 
 def _resume(
