@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SAMENV := .venv-sam
 
-.PHONY: demo test reliability lint format typecheck validate build bench pr clean setup pebble
+.PHONY: demo test reliability lint format typecheck validate build lock bench pr clean setup pebble
 
 setup: $(VENV)/.installed pebble
 
@@ -68,6 +68,14 @@ validate: $(SAMENV)/.installed $(CHECKOVENV)/.installed
 build: $(SAMENV)/.installed $(VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAMENV)/bin/sam build
 	ACMEVAULT_BUILD_DIR=.aws-sam/build ACMEVAULT_LAYER_BUILDS=1 $(BIN)/pytest -q tests/packaging
+
+# The layer's lock, refreshed from layers/acmevault/requirements.txt: the newest versions it allows, resolved
+# for the runtime (Python 3.13, arm64, wheels only), every file's hash; the layer build installs only that.
+lock: $(VENV)/.installed
+	$(BIN)/pip install -q uv
+	cd layers/acmevault && ../../$(BIN)/uv pip compile requirements.txt --upgrade --quiet \
+	  --python-platform aarch64-manylinux2014 --python-version 3.13 --only-binary :all: --generate-hashes \
+	  -o requirements.lock
 
 bench: setup
 	command -v lego >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq lego; }

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
+
+from tests.packaging.lock import LOCK, read_lock
 
 BUILD = Path(os.environ.get("ACMEVAULT_BUILD_DIR", Path(__file__).resolve().parents[2] / ".aws-sam" / "build"))
 
@@ -59,3 +63,21 @@ def test_sizes_are_well_under_lambdas_limits():
     for function in ("IssueFunction", "RenewFunction", "ApiFunction", "RotateFunction"):
         if (BUILD / function).exists():
             assert size_mb(BUILD / function) < 1
+
+
+def assert_manifest_matches_the_lock(layer: Path) -> None:
+    """The manifest beside python/ names every distribution packed, at the locked version and hash."""
+    manifest = json.loads((layer / "acmevault-layer-manifest.json").read_text())
+    packed = {p["name"]: p for p in manifest["packages"]}
+    pins = read_lock(LOCK.read_text())
+    assert set(packed) == {*pins, "acmevault"}
+    for name, pin in pins.items():
+        assert packed[name]["version"] == pin.version, name
+        assert packed[name]["sha256"] in pin.hashes, f"{name}: the wheel packed is not the one locked"
+    installed = {canonicalize_name(d.name.split("-")[0]) for d in (layer / "python").glob("*.dist-info")}
+    assert installed == set(pins)
+    assert packed["acmevault"]["version"] == "0.1.0" and len(packed["acmevault"]["sha256"]) == 64
+
+
+def test_the_manifest_records_what_was_packed_as_locked():
+    assert_manifest_matches_the_lock(BUILD / "AcmeVaultLayer")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.test_build import AARCH64, PY313_MAGIC, elf_machine
+from tests.packaging.lock import read_lock
+from tests.packaging.test_build import AARCH64, PY313_MAGIC, assert_manifest_matches_the_lock, elf_machine
 
 ROOT = Path(__file__).resolve().parents[2]
 MAKE = shutil.which("make") or "make"
@@ -87,6 +88,7 @@ def assert_built_for_lambda(layer: Path) -> None:
     assert python / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so" in libraries
     for library in libraries:
         assert elf_machine(library) == AARCH64, library
+    assert_manifest_matches_the_lock(layer)
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +141,25 @@ def test_a_python313_that_is_not_313_is_refused_in_one_line(user_venv: Path, tmp
     ours = [line for line in result.stderr.splitlines() if not line.startswith("make")]
     assert len(ours) == 1 and ours[0].startswith(f"PYTHON313={user_venv / 'python'} is not a Python 3.13"), ours
     assert list(layer.iterdir()) == []
+
+
+def test_a_wheel_that_does_not_match_the_lock_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "layer"
+    shutil.copytree(LAYER_SOURCE, source, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    lock = source / "requirements.lock"
+    pins = read_lock(lock.read_text())
+    lock.write_text(
+        lock.read_text().replace(pins["josepy"].hashes[0], "0" * 64).replace(pins["josepy"].hashes[-1], "0" * 64)
+    )
+    layer = tmp_path / "out"
+    layer.mkdir()
+    result = subprocess.run(
+        [MAKE, "-C", str(source), "build-AcmeVaultLayer", f"ARTIFACTS_DIR={layer}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "DO NOT MATCH THE HASHES" in result.stderr and "josepy" in result.stderr
+    assert not (layer / "python").exists(), "nothing is installed from a download that failed its hash"
