@@ -37,12 +37,17 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
-def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+def _table(rows: list[dict[str, Any]], columns: Sequence[str], styles: Sequence[str | None] = ()) -> None:
+    """Columns padded to fit; a row's style (cli_output.paint) colours it on a terminal only."""
+    from .cli_output import paint, use_colour
+
+    colour = use_colour(sys.stdout)
     cells = [[str(r.get(c) if r.get(c) is not None else "-") for c in columns] for r in rows]
     widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    for index, row in enumerate(cells):
+        line = "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        print(paint(line, styles[index] if index < len(styles) else None, colour))
 
 
 _TERMINAL = Terminal()
@@ -271,13 +276,43 @@ def cert_put(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cert_row(cert: Any) -> dict[str, Any]:
-    state = cert.state
+# What needs a person's eye in `cert list`, most urgent first, with its colour on a terminal.
+_ATTENTION_STYLES = {"expired": "red", "failing": "red", "expiring": "red", "awaiting CA": "cyan", "due": "yellow"}
+
+
+def attention(cert: Any, now: datetime) -> list[str]:
+    """Why a certificate needs looking at: expired, failing, expiring (a sixth of its lifetime left and not
+    renewed), awaiting the CA (an order the CA is still approving), due for renewal; [] when none."""
+    from .issuance import is_due
+
+    state, marks = cert.state, []
+    if state.not_after is not None and state.not_after <= now:
+        marks.append("expired")
+    if state.consecutive_failures or state.status.value == "failed":
+        marks.append(f"failing ({state.consecutive_failures or 1} in a row)")
+    if state.alert_at is not None and state.alert_at <= now and "expired" not in marks:
+        marks.append("expiring")
+    if state.status.value == "awaiting_ca":
+        marks.append("awaiting CA")
+    elif is_due(cert, now):
+        marks.append("due")
+    return marks
+
+
+def _days_left(cert: Any, now: datetime) -> int | None:
+    not_after = cert.state.not_after
+    return None if not_after is None else int((not_after - now).total_seconds() // 86400)
+
+
+def _cert_row(cert: Any, now: datetime | None = None) -> dict[str, Any]:
+    state, now = cert.state, now or datetime.now(UTC)
     return {
         "name": cert.spec.name,
         "names": ",".join(cert.spec.domains),
         "key_type": cert.spec.key_type.value,
         "status": state.status.value,
+        "days": _days_left(cert, now),
+        "attention": ", ".join(attention(cert, now)) or None,
         "serial": state.serial,
         "not_after": state.not_after.strftime("%Y-%m-%d %H:%M") if state.not_after else None,
         "renew_at": state.renew_at.strftime("%Y-%m-%d %H:%M") if state.renew_at else None,
@@ -298,8 +333,10 @@ def cert_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([_cert_json(c) for c in certs])
     else:
-        columns = ("name", "names", "key_type", "status", "serial", "not_after", "acm_arn", "s3_prefix")
-        _table([_cert_row(c) for c in certs], columns)
+        now = datetime.now(UTC)
+        columns = ("name", "names", "key_type", "status", "days", "attention", "serial", "not_after", "acm_arn")
+        styles = [next((_ATTENTION_STYLES[m.split(" (")[0]] for m in attention(c, now)), None) for c in certs]
+        _table([_cert_row(c, now) for c in certs], columns, styles)
     return 0
 
 
