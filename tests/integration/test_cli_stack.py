@@ -72,7 +72,7 @@ def test_stack_names_the_table_bucket_key_queue_and_topic(stack, unique):
     unnamed = run(stack, "cert", "list")
     assert unnamed.returncode == 1
     [line] = unnamed.stderr.splitlines()
-    assert "ACMEVAULT_TABLE is not set" in line
+    assert "ACMEVAULT_TABLE is not set: name the deployed stack with --stack NAME" in line
 
 
 def test_a_stack_without_a_needed_output_is_named(stack, unique):

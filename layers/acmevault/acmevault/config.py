@@ -42,7 +42,8 @@ class Settings:
             value = env.get(name, "").strip()
             if not value:
                 raise ConfigurationError(
-                    f'environment variable {name} is not set (for the local stack: eval "$(acmevault local up)")'
+                    f"environment variable {name} is not set: name the deployed stack with --stack NAME (or "
+                    'ACMEVAULT_STACK), or for the local stack run eval "$(acmevault local up)"'
                 )
             return value
 
