@@ -591,15 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="acmevault",
         description="Vault ACME directory credentials and keep certificates fresh in ACM and S3.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what is being done, and a failure's detail")
-    parser.add_argument(
-        "--stack",
-        default=os.environ.get("ACMEVAULT_STACK") or None,
-        metavar="NAME",
-        help="the deployed CloudFormation stack to work on: its outputs name the table, bucket, key, queue and "
-        "topic (default: ACMEVAULT_STACK; without either, the ACMEVAULT_* variables)",
-    )
-    parser.add_argument("--region", help="the stack's AWS region (default: AWS_REGION, or your AWS config's)")
+    _global_options(parser, os.environ.get("ACMEVAULT_STACK") or None, None, False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     directory = commands.add_parser("directory", help="ACME directory credentials").add_subparsers(
@@ -745,7 +737,36 @@ def build_parser() -> argparse.ArgumentParser:
     for sub, run in ((up, local_up), (down, local_down), (inv, local_invoke)):
         sub.add_argument("--state-dir", default=state_dir, help="where the stack keeps its files (%(default)s)")
         sub.set_defaults(run=run)
+    _everywhere(parser)
     return parser
+
+
+def _global_options(parser: argparse.ArgumentParser, stack: Any, region: Any, verbose: Any) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=verbose, help="log what is being done, and a failure's detail"
+    )
+    parser.add_argument(
+        "--stack",
+        default=stack,
+        metavar="NAME",
+        help="the deployed CloudFormation stack to work on: its outputs name the table, bucket, key, queue and "
+        "topic (default: ACMEVAULT_STACK; without either, the ACMEVAULT_* variables)",
+    )
+    parser.add_argument(
+        "--region", default=region, help="the stack's AWS region (default: AWS_REGION, or your AWS config's)"
+    )
+
+
+def _everywhere(parser: argparse.ArgumentParser) -> None:
+    """-v, --stack and --region after the verb too (`acmevault cert list --stack prod`), as aws takes --region:
+    on every verb, without a default of their own, so one given before the verb stands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                if any(isinstance(a, argparse._SubParsersAction) for a in sub._actions):
+                    _everywhere(sub)
+                else:
+                    _global_options(sub, argparse.SUPPRESS, argparse.SUPPRESS, argparse.SUPPRESS)
 
 
 class _StderrHandler(logging.Handler):
