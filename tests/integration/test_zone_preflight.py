@@ -45,7 +45,7 @@ def test_auto_with_a_name_the_ca_holds_valid_needs_no_zone(stack, cli, directory
     assert orders_at_pebble(stack, directory) == 2
 
 
-# Route 53's answer to a request it cannot take (its own REST-XML error document): not "no zone", not
+# Route 53's answer to a request it cannot take (its own REST-XML error document): not "no zone", not throttling, not
 # "access denied", so nothing can say whether the name needs a challenge.
 INVALID_INPUT = (
     b'<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type>'

@@ -46,6 +46,7 @@ from .errors import (
     AcmeVaultError,
     AuthorizationRequired,
     AwsError,
+    AwsUnavailable,
     CertificateNotFound,
     CertificateRejected,
     ConflictError,
@@ -450,16 +451,17 @@ def _place_order(session: AcmeSession, record: Record) -> tuple[str, Order]:
 def _zone_preflight(spec: CertificateSpec, dns: Dns) -> None:
     """Before an order is spent: every name that may need dns-01 has a Route 53 zone we can reach.
 
-    dns-01: every name. auto: every name too, except that a name without a zone may be pre-validated
-    at the CA, which only an order's authorizations tell; if it is not, the order (recorded, so a
-    retry resumes it rather than ordering again) fails before any challenge is answered.
+    dns-01: every name. auto: every name too, except that a name without a zone (or while Route 53 is
+    throttling) may be pre-validated at the CA and need no Route 53 at all, which only an order's
+    authorizations tell; if it is not, the order (recorded, so a retry resumes it rather than ordering
+    again) fails before any challenge is answered.
     """
     if spec.challenge is Challenge.NONE:
         return
     for domain in spec.domains:
         try:
             dns.zone_for(domain, spec.hosted_zone_id, spec.route53_role_arn)
-        except DnsError:
+        except (DnsError, AwsUnavailable):
             if spec.challenge is Challenge.DNS_01:
                 raise
 
