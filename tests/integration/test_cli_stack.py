@@ -91,6 +91,21 @@ def test_a_stack_without_a_needed_output_is_named(stack, unique):
     ]
 
 
+def test_a_stack_never_deployed_says_so(stack, unique):
+    # what `sam deploy --guided` leaves when its first change set is not executed
+    name = f"review-{unique}"
+    template = outputs_template({"CertificateTableName": "t"})
+    stack.aws("cloudformation").create_change_set(
+        StackName=name, ChangeSetName="first", ChangeSetType="CREATE", TemplateBody=template
+    )
+    result = run(stack, "--stack", name, "cert", "list")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"acmevault: cert list: stack '{name}' is REVIEW_IN_PROGRESS: it has no outputs until a deployment "
+        "completes ('sam deploy')"
+    ]
+
+
 def test_the_stack_is_looked_up_in_the_region_given(stack):
     result = run(stack, "--stack", "acmevault-local", "--region", "eu-west-1", "cert", "list")
     assert result.returncode == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -42,8 +43,8 @@ STACK_OUTPUTS = (
 )
 
 
-def read_outputs(stack: str, region: str) -> dict[str, str]:
-    """The stack's outputs (DescribeStacks); ConfigurationError when there is no such stack."""
+def describe(stack: str, region: str) -> dict[str, Any]:
+    """The stack as DescribeStacks reports it; ConfigurationError when there is no such stack."""
     with translated(f"reading the outputs of stack {stack!r} in {region}"):
         try:
             described = client("cloudformation", region).describe_stacks(StackName=stack)
@@ -55,16 +56,22 @@ def read_outputs(stack: str, region: str) -> dict[str, str]:
                 f"stack {stack!r} does not exist in {region}; deploy it with 'sam deploy --guided', "
                 "or name its region with --region"
             ) from None
-    outputs = described["Stacks"][0].get("Outputs", [])
-    return {o["OutputKey"]: o["OutputValue"] for o in outputs}
+    return dict(described["Stacks"][0])
 
 
 def environment(stack: str, region: str) -> dict[str, str]:
     """The variables that point acmevault at ``stack``; names every required output it lacks."""
-    outputs = read_outputs(stack, region)
+    described = describe(stack, region)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     missing = [o for o in STACK_OUTPUTS if o.required and not outputs.get(o.key)]
     if missing:
         names = ", ".join(f"{o.key} ({o.meaning})" for o in missing)
+        status = str(described.get("StackStatus", ""))
+        # Never deployed (a change set not executed, a first deployment failed or under way): no outputs at all.
+        if status != "CREATE_COMPLETE" and status.startswith(("CREATE_", "ROLLBACK_", "REVIEW_", "DELETE_")):
+            raise ConfigurationError(
+                f"stack {stack!r} is {status}: it has no outputs until a deployment completes ('sam deploy')"
+            )
         raise ConfigurationError(
             f"stack {stack!r} has no output {names}; update it with 'sam build && sam deploy' from this "
             "version of template.yaml"
