@@ -61,6 +61,7 @@ BAD_VALUES = [
     ("profile", "--profile", "a b", "a b"),
     ("acm_regions", "--acm-region", "mars-1", ["mars-1"]),
     ("directory", "--directory", "Not_A_Name", "Not_A_Name"),
+    ("domains", "-d", "", [""]),  # an empty value clears only an optional field
 ]
 
 

@@ -245,9 +245,13 @@ SPEC_OPTIONS: dict[str, tuple[tuple[str, ...], str, bool]] = {
 }
 
 
+# Fields without a default of their own: an empty value given for one clears it.
+_CLEARABLE = ("hosted_zone_id", "route53_role_arn", "acm_regions", "profile", "renew_fraction")
+
+
 def _spec_value(field: str, value: Any) -> Any:
-    """A flag's text as the API would get it: '' clears a field, a number is a number."""
-    if value == "" or value == [""]:
+    """A flag's text as the API would get it: '' clears an optional field, a number is a number."""
+    if field in _CLEARABLE and value in ("", [""]):
         return None
     if field == "renew_fraction":
         try:
