@@ -61,11 +61,14 @@ def shell(stack, line: str, stdin: str = "", ambient: bool = False) -> subproces
 
 def test_the_deploy_sections_commands_work_on_a_stack_named_like_sam_deploy_names_it(stack, unique):
     lines = commands(section("Deploy"))
-    assert [shlex.split(line)[:4] for line in lines] == [
-        ["acmevault", "--stack", "acmevault", "directory"],
-        ["acmevault", "--stack", "acmevault", "cert"],
-        ["acmevault", "--stack", "acmevault", "cert"],
-        ["acmevault", "--stack", "acmevault", "cert"],
+    role = "arn:aws:iam::123456789012:role/team-a-deploy"
+    lines = [line.replace("<your team's role ARN>", role) for line in lines]
+    assert [shlex.split(line)[:5] for line in lines] == [
+        ["acmevault", "--stack", "acmevault", "directory", "put"],
+        ["acmevault", "--stack", "acmevault", "directory", "policy"],
+        ["acmevault", "--stack", "acmevault", "cert", "put"],
+        ["acmevault", "--stack", "acmevault", "cert", "issue"],
+        ["acmevault", "--stack", "acmevault", "cert", "list"],
     ]
     local = {
         "--stack acmevault ": "--stack acmevault-local ",

@@ -45,6 +45,18 @@ FAILURES = [
         "not both",
     ),
     Failure(("directory", "revoke"), ("directory", "revoke", "missing-{name}"), 1, "does not exist"),
+    Failure(
+        ("directory", "policy"),
+        ("directory", "policy", "missing-{name}", "--allow-domain", "example.com"),
+        1,
+        "vault it",
+    ),
+    Failure(
+        ("directory", "policy"), ("directory", "policy", "{dir}", "--allow-principal", "*"), 2, "allowed_principals"
+    ),
+    Failure(
+        ("directory", "policy"), ("directory", "policy", "{dir}", "--allow-domain", "bad..name"), 2, "allowed_domains"
+    ),
     Failure(("directory", "revoke-previous"), ("directory", "revoke-previous", "missing-{name}"), 1, "does not exist"),
     Failure(("cert", "put"), ("cert", "put", "{name}", "-d", "bad..name", "--directory", "{dir}"), 2, "domains"),
     Failure(("cert", "put"), ("cert", "put", "{name}", "-d", "a.example.com", "--directory", "no-{name}"), 1, "vault"),

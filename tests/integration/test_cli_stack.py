@@ -64,6 +64,10 @@ def test_stack_names_the_table_bucket_key_queue_and_topic(stack, unique):
     listed = run(stack, "cert", "list", "--json", ACMEVAULT_STACK="acmevault-local")
     [cert] = [c for c in json.loads(listed.stdout) if c["name"] == name]
     assert cert["status"] == "issued"
+    # the ACM copy carries the stack's ownership tag, named by --stack alone
+    arn = next(iter(cert["acm_arns"].values()))
+    tags = stack.aws("acm").list_tags_for_certificate(CertificateArn=arn)["Tags"]
+    assert {"Key": "acmevault:stack", "Value": "acmevault-local"} in tags
     # --stack after the verb, as aws takes --region
     shown = run(stack, "cert", "show", name, "--json", "--stack", "acmevault-local", "--region", "us-east-1")
     assert shown.returncode == 0, shown.stderr

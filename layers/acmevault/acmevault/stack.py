@@ -77,7 +77,9 @@ def environment(stack: str, region: str) -> dict[str, str]:
             "version of template.yaml"
         )
     found = {o.variable: outputs[o.key] for o in STACK_OUTPUTS if outputs.get(o.key)}
-    return {**found, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
+    # The stack's own name: ACM imports carry it in their ownership tag, which IAM's conditions check.
+    named = {"ACMEVAULT_STACK_NAME": str(described.get("StackName") or stack)}
+    return {**found, **named, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
 
 
 def outputs_template(values: Mapping[str, str]) -> str:
