@@ -757,7 +757,10 @@ def _global_options(parser: argparse.ArgumentParser, stack: Any, region: Any, ve
         "topic (default: ACMEVAULT_STACK; without either, the ACMEVAULT_* variables)",
     )
     parser.add_argument(
-        "--region", default=region, help="the stack's AWS region (default: AWS_REGION, or your AWS config's)"
+        "--region",
+        dest="aws_region",  # not "region": a verb may take a region of its own (an ACM region)
+        default=region,
+        help="the stack's AWS region (default: AWS_REGION, or your AWS config's)",
     )
 
 
@@ -808,13 +811,13 @@ def _subject(args: argparse.Namespace) -> str:
 @contextmanager
 def _deployed_stack(args: argparse.Namespace) -> Iterator[None]:
     """With --stack (or ACMEVAULT_STACK) and --region: the settings from the stack's outputs, for this call."""
-    if args.command == "local" or not (args.stack or args.region):
+    if args.command == "local" or not (args.stack or args.aws_region):
         yield
         return
     from . import config, services
     from .stack import environment
 
-    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or _aws_region()
+    region = args.aws_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or _aws_region()
     if not region:
         raise ConfigurationError("no AWS region: pass --region, set AWS_REGION, or set one in your AWS config")
     overlay = environment(args.stack, region) if args.stack else {"AWS_REGION": region, "AWS_DEFAULT_REGION": region}
