@@ -54,7 +54,8 @@ def test_a_sweep_with_a_failure_says_which_in_one_line(own_stack):
     assert swept.returncode == 1
     assert swept.stdout.splitlines() == ["2 certificates looked at: 1 failed, 1 issued"]
     assert swept.stderr.splitlines() == [
-        "acmevault: renew: 1 of 2 failed (bad); 'acmevault cert show NAME' has each one's error"
+        "acmevault: renew: 1 of 2 failed or are not in every ACM region (bad); 'acmevault cert show NAME' has "
+        "each one's error"
     ]
     again = acmevault(env, "renew", "--due")
     assert (again.returncode, again.stdout, again.stderr) == (0, "no certificate is due for renewal\n", "")
