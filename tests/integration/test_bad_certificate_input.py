@@ -92,7 +92,9 @@ def test_reported_inputs_are_refused_and_nothing_is_stored_or_ordered(
     before, orders = state(), _orders(directory)
     result = cli("cert", "put", name, *argv, "--directory", directory)
     assert result.code == 2, (label, result.err)
-    assert result.err.startswith(f"acmevault: {field}: "), (label, result.err)
+    # one line: 'acmevault: cert put[ NAME]: FIELD: ...' (the NAME only when it is a valid one)
+    assert result.err.count("\n") == 1, (label, result.err)
+    assert result.err.startswith("acmevault: cert put") and f": {field}: " in result.err, (label, result.err)
     # the worker's path: nothing to issue, so no order at the CA and no import into ACM
     issued = cli("cert", "issue", name.strip(), "--timeout", "30")
     assert issued.code != 0 and "does not exist" in issued.err, issued.err
@@ -105,7 +107,8 @@ def test_reported_inputs_are_refused_and_nothing_is_stored_or_ordered(
 def test_every_name_argument_is_checked_before_it_is_looked_up(cli, state, verb, name):
     before = state()
     result = cli("cert", verb, name)
-    assert result.code == 2 and result.err.startswith("acmevault: name: "), result.err
+    assert result.code == 2 and result.err.startswith(f"acmevault: cert {verb}: name: "), result.err
+    assert result.err.count("\n") == 1, result.err
     assert state() == before
 
 
