@@ -897,7 +897,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         # Named when they look like an option or a word; a pasted secret is described by its length.
         shown = ", ".join(argument_label(a) for a in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-        return _TERMINAL.report("", f"{len(unknown)} unrecognised argument(s): {shown}", EXIT_BAD_INPUT, "see --help")
+        what = f"{len(unknown)} unrecognised argument(s): {shown}"
+        return _TERMINAL.report(_subject(args), what, EXIT_BAD_INPUT, "see --help")
     _TERMINAL.verbose = args.verbose
     _log_to_stderr(logging.INFO if args.verbose else logging.CRITICAL + 1)
     try:
