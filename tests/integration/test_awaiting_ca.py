@@ -207,7 +207,7 @@ def test_cert_issue_on_a_held_order_says_it_waits_and_hands_the_order_to_the_iss
     result = cli("cert", "issue", name, "--timeout", "2")
     # THEN that is not a failure: it says it is waiting and when it looks again
     assert result.code == 0, result.err
-    assert "awaiting the CA's approval since" in result.out and "next check after" in result.out
+    assert f"certificate {name}: awaiting the CA's approval since" in result.out and "next check after" in result.out
     # and the issue worker is told to check back (a delayed message), and the list shows the wait
     assert inbox(stack, "ACMEVAULT_QUEUE_URL", wait=0) == []  # delayed: not visible yet
     sqs, url = stack.aws("sqs"), stack.env["ACMEVAULT_QUEUE_URL"]
