@@ -65,7 +65,7 @@ class Challenge(StrEnum):
 class Status(StrEnum):
     PENDING = "pending"  # defined, never issued
     ISSUED = "issued"
-    FAILED = "failed"  # the last attempt failed; a previous certificate may still be serving
+    FAILED = "failed"  # never issued, and the last attempt failed (a failed renewal keeps "issued": see last_error)
     REVOKED = "revoked"
     # an order the CA keeps "processing" (DigiCert approval): not a failure; the worker checks back
     AWAITING_CA = "awaiting_ca"
