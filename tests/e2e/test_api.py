@@ -142,7 +142,9 @@ def test_put_directory_vaults_and_registers_and_never_echoes_the_hmac(stack, uni
     assert reply.body["status"] == "registered"
     assert list(reply.body["versions"].values()) == [["AWSCURRENT"]]
     secret = json.loads(
-        stack.aws("secretsmanager").get_secret_value(SecretId=f"acmevault/directories/{name}")["SecretString"]
+        stack.aws("secretsmanager").get_secret_value(SecretId=f"acmevault/acmevault-local/directories/{name}")[
+            "SecretString"
+        ]
     )
     assert secret["eab_hmac_key"] == stack.hmac() and secret["account_url"] == reply.body["account_url"]
     assert "PRIVATE KEY" in secret["account_key"]

@@ -13,7 +13,7 @@ from tests.e2e.api_client import Reply, call, event, sample
 from tests.e2e.test_api import actions, put_directory
 from tests.e2e.test_handlers import drain
 
-PREFIX = "acmevault/directories/"
+PREFIX = "acmevault/acmevault-local/directories/"
 
 
 def rotate(stack: Any, name: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:

@@ -69,9 +69,10 @@ def test_only_a_transient_failure_goes_back_to_the_queue(stack, cli, directory, 
     names = [json.loads(r["body"])["certificate"] for r in event["Records"]]
     down = f"down-{unique}"
     sm = stack.aws("secretsmanager")
-    secret = json.loads(sm.get_secret_value(SecretId=f"acmevault/directories/{directory}")["SecretString"])
+    secret_id = f"acmevault/acmevault-local/directories/{directory}"
+    secret = json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"])
     sm.create_secret(
-        Name=f"acmevault/directories/{down}",
+        Name=f"acmevault/acmevault-local/directories/{down}",
         SecretString=json.dumps({**secret, "directory_url": "https://127.0.0.1:9/dir"}),
     )
     for name in names:

@@ -125,7 +125,7 @@ def test_reissue_keeps_the_acm_arn_and_adds_an_s3_version(stack, cli, directory,
     second = certificate(stack, name)
     assert second["serial"] != first["serial"]
     # the account registered when the directory was vaulted is reused, not registered again
-    secret = stack.aws("secretsmanager").get_secret_value(SecretId=f"acmevault/directories/{directory}")
+    secret = stack.aws("secretsmanager").get_secret_value(SecretId=f"acmevault/acmevault-local/directories/{directory}")
     assert first["account_url"] == second["account_url"] == json.loads(secret["SecretString"])["account_url"]
     assert second["acm_arns"] == first["acm_arns"]
     leaf, _ = issued_in_acm(stack, second["acm_arns"]["us-east-1"]["S"])
@@ -301,7 +301,7 @@ def test_the_ca_down_leaves_the_previous_certificate_serving(stack, cli, directo
     serial = certificate(stack, name)["serial"]
     # the CA stops answering: point this directory's credential at a closed port
     sm = stack.aws("secretsmanager")
-    secret_id = f"acmevault/directories/{directory}"
+    secret_id = f"acmevault/acmevault-local/directories/{directory}"
     value = json.loads(sm.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")["SecretString"])
     sm.put_secret_value(
         SecretId=secret_id, SecretString=json.dumps({**value, "directory_url": "https://127.0.0.1:9/dir"})

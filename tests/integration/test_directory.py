@@ -11,7 +11,7 @@ from acmevault.acme_session import AcmeSession
 
 def secret_json(stack: Any, name: str) -> dict[str, Any]:
     sm = stack.aws("secretsmanager")
-    value = sm.get_secret_value(SecretId=f"acmevault/directories/{name}", VersionStage="AWSCURRENT")
+    value = sm.get_secret_value(SecretId=f"acmevault/acmevault-local/directories/{name}", VersionStage="AWSCURRENT")
     return json.loads(value["SecretString"])
 
 

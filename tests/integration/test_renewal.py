@@ -419,7 +419,7 @@ def test_a_failed_renewal_is_told_by_event_and_alert(stack, cli, unique):
     )
     name = f"fail-{unique}"
     define(cli, name, directory)
-    secret_id = f"acmevault/directories/{directory}"
+    secret_id = f"acmevault/acmevault-local/directories/{directory}"
     value = json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"])
     sm.put_secret_value(
         SecretId=secret_id, SecretString=json.dumps({**value, "directory_url": "https://127.0.0.1:9/d"})

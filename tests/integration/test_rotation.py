@@ -29,7 +29,7 @@ from tests.conftest import find_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
-PREFIX = "acmevault/directories/"
+PREFIX = "acmevault/acmevault-local/directories/"
 
 
 # -- reading back what happened --------------------------------------------------------------------

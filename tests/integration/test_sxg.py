@@ -16,7 +16,7 @@ from tests.fakes.sxg_ca import CAN_SIGN_HTTP_EXCHANGES, SxgCa
 from tests.reliability.fault_proxy import FaultProxy
 from tests.reliability.helpers import acm_certificates_by_domain
 
-PREFIX = "acmevault/directories/"
+PREFIX = "acmevault/acmevault-local/directories/"
 
 
 def sxg_directory(stack: Any, cli: Any, name: str, url: str | None = None) -> None:

@@ -11,7 +11,13 @@ from .errors import ConfigurationError, ValidationError
 from .model import validate_region
 from .policy import validate_principal_pattern
 
-SECRET_PREFIX_DEFAULT = "acmevault/directories/"  # noqa: S105 - a name prefix, not a secret
+SECRET_PREFIX_DEFAULT = "acmevault/directories/"  # noqa: S105 - a name prefix (no stack named), not a secret
+
+
+def secret_prefix_for(stack_name: str | None) -> str:
+    """Where a stack's directory secrets are named: ``acmevault/<stack>/directories/``, so two stacks in one
+    account (and the IAM conditions on that prefix) never share a credential."""
+    return f"acmevault/{stack_name}/directories/" if stack_name else SECRET_PREFIX_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,7 @@ class Settings:
             bucket_name=required("ACMEVAULT_BUCKET"),
             kms_key_id=env.get("ACMEVAULT_KMS_KEY_ID") or None,
             queue_url=env.get("ACMEVAULT_QUEUE_URL") or None,
-            secret_prefix=env.get("ACMEVAULT_SECRET_PREFIX") or SECRET_PREFIX_DEFAULT,
+            secret_prefix=env.get("ACMEVAULT_SECRET_PREFIX") or secret_prefix_for(env.get("ACMEVAULT_STACK_NAME")),
             acm_regions=acm_regions or (region,),
             event_bus=env.get("ACMEVAULT_EVENT_BUS") or None,
             alert_topic_arn=env.get("ACMEVAULT_ALERT_TOPIC_ARN") or None,

@@ -394,7 +394,7 @@ class LocalStack:
 
     def _register(self, cloudformation: Any, table: str, bucket: str, kms_key: str, queue: str, topic: str) -> None:
         """A CloudFormation stack named like this one with template.yaml's outputs: `--stack` works here too."""
-        from .config import SECRET_PREFIX_DEFAULT
+        from .config import secret_prefix_for
         from .stack import outputs_template
 
         outputs = {
@@ -403,7 +403,7 @@ class LocalStack:
             "KeyArn": kms_key,
             "IssueQueueUrl": queue,
             "AlertTopicArn": topic,
-            "SecretPrefix": SECRET_PREFIX_DEFAULT,
+            "SecretPrefix": secret_prefix_for(self.name),
             "DefaultAcmRegions": REGION,
             "EventBus": "default",
         }
