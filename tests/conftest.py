@@ -12,6 +12,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,32 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         os.environ.clear()
         os.environ.update(saved)
         local.down()
+
+
+@contextmanager
+def second_pebble(
+    tmp_path_factory: pytest.TempPathFactory, stack: Stack, label: str, **options: Any
+) -> Iterator[LocalStack]:
+    """Another local stack (its own Pebble, roots, accounts and serials), trusted beside the session's for
+    as long as it runs; its EAB keys are scanned for like the session's."""
+    other = LocalStack(
+        tmp_path_factory.mktemp(label),
+        pebble_port=free_port(),
+        management_port=free_port(),
+        moto_port=free_port(),
+        **options,
+    )
+    other.up()
+    register_secret(*other.eab_keys().values())
+    bundle = tmp_path_factory.mktemp("ca") / "both.pem"
+    bundle.write_text(stack.local.ca_bundle.read_text() + other.ca_bundle.read_text())
+    saved = os.environ["REQUESTS_CA_BUNDLE"]
+    os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
+    try:
+        yield other
+    finally:
+        os.environ["REQUESTS_CA_BUNDLE"] = saved
+        other.down()
 
 
 def _reset_caches() -> None:

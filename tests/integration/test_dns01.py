@@ -34,7 +34,7 @@ from acmevault.model import Status
 from acmevault.services import build
 from cryptography import x509
 
-from tests.conftest import register_secret
+from tests.conftest import second_pebble
 
 OTHER_ACCOUNT = "210987654321"
 ROLE_ARN = f"arn:aws:iam::{OTHER_ACCOUNT}:role/acmevault-dns01"
@@ -106,25 +106,14 @@ def dns_server(stack: Any, partner_zone: str) -> Iterator[LocalDns]:
 def validating_pebble(tmp_path_factory: pytest.TempPathFactory, stack: Any, dns_server: LocalDns) -> Iterator[Any]:
     """A second Pebble without PEBBLE_VA_ALWAYS_VALID: every challenge is looked up in dns_server.
     No authorization reuse, so every order is really validated; nonce rejection stays at 5 %."""
-    other = LocalStack(
-        tmp_path_factory.mktemp("validating"),
-        pebble_port=free_port(),
-        management_port=free_port(),
-        moto_port=free_port(),
+    with second_pebble(
+        tmp_path_factory,
+        stack,
+        "validating",
         pebble_env={"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_AUTHZREUSE": "0"},
         dns_server=dns_server.address,
-    )
-    other.up()
-    register_secret(*other.eab_keys().values())
-    bundle = tmp_path_factory.mktemp("ca") / "both.pem"
-    bundle.write_text(stack.local.ca_bundle.read_text() + other.ca_bundle.read_text())
-    saved = os.environ["REQUESTS_CA_BUNDLE"]
-    os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
-    try:
+    ) as other:
         yield other
-    finally:
-        os.environ["REQUESTS_CA_BUNDLE"] = saved
-        other.down()
 
 
 @pytest.fixture

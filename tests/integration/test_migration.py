@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 from acmevault.local_invoke import load_event
-from acmevault.local_stack import LocalStack, free_port
+from acmevault.local_stack import LocalStack
 
-from tests.conftest import register_secret
+from tests.conftest import second_pebble
 from tests.integration.test_rotation import queued, renewed_event
 from tests.integration.test_rotation import run as run_with
 
@@ -29,20 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def new_ca(tmp_path_factory: pytest.TempPathFactory, stack: Any) -> Iterator[LocalStack]:
     """A second CA: its own Pebble (its own roots, accounts and serials), trusted beside the first."""
-    other = LocalStack(
-        tmp_path_factory.mktemp("new-ca"), pebble_port=free_port(), management_port=free_port(), moto_port=free_port()
-    )
-    other.up()
-    register_secret(*other.eab_keys().values())
-    bundle = tmp_path_factory.mktemp("ca") / "both.pem"
-    bundle.write_text(stack.local.ca_bundle.read_text() + other.ca_bundle.read_text())
-    saved = os.environ["REQUESTS_CA_BUNDLE"]
-    os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
-    try:
+    with second_pebble(tmp_path_factory, stack, "new-ca") as other:
         yield other
-    finally:
-        os.environ["REQUESTS_CA_BUNDLE"] = saved
-        other.down()
 
 
 def run(stack: Any, function: str, event: Any) -> Any:

@@ -18,12 +18,11 @@ import pytest
 from acmevault.config import Settings
 from acmevault.errors import AwsUnavailable, CaUnavailable, LeaseHeld
 from acmevault.issuance import Services, issue_certificate, renew_if_due, renew_on_request
-from acmevault.local_stack import LocalStack, free_port
 from acmevault.model import default_renew_at
 from acmevault.renewal import renew_due
 from acmevault.services import build
 
-from tests.conftest import register_secret
+from tests.conftest import register_secret, second_pebble
 
 REGIONS = ("us-east-1", "eu-west-1")
 
@@ -320,23 +319,8 @@ def test_a_lagging_region_dropped_from_the_spec_is_not_caught_up_and_costs_no_or
 @pytest.fixture(scope="module")
 def nonce_hostile_pebble(tmp_path_factory: pytest.TempPathFactory, stack: Any) -> Any:
     """A second Pebble that rejects 30 % of good nonces (its own moto is started but not used)."""
-    other = LocalStack(
-        tmp_path_factory.mktemp("hostile"),
-        pebble_port=free_port(),
-        management_port=free_port(),
-        moto_port=free_port(),
-        pebble_env={"PEBBLE_WFE_NONCEREJECT": "30"},
-    )
-    other.up()
-    bundle = tmp_path_factory.mktemp("ca") / "both.pem"
-    bundle.write_text(stack.local.ca_bundle.read_text() + other.ca_bundle.read_text())
-    saved = os.environ["REQUESTS_CA_BUNDLE"]
-    os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
-    try:
+    with second_pebble(tmp_path_factory, stack, "hostile", pebble_env={"PEBBLE_WFE_NONCEREJECT": "30"}) as other:
         yield other
-    finally:
-        os.environ["REQUESTS_CA_BUNDLE"] = saved
-        other.down()
 
 
 def test_one_hundred_renewals_succeed_with_thirty_percent_of_nonces_rejected(stack, cli, unique, nonce_hostile_pebble):
