@@ -110,7 +110,7 @@ print("COLDSTART", repr(elapsed), repr(cpu), flush=True)
 """
 
 # The child of an issuance measurement: one container. The handler module is loaded once, the way
-# acmevault.local_invoke.invoke loads it, and called once per event (invoke itself would load the
+# acmevault_cli.local.invoke.invoke loads it, and called once per event (invoke itself would load the
 # module again on every call, which a warm container does not).
 ISSUE_CHILD = """
 import json, resource, sys, time
@@ -139,8 +139,8 @@ result["import_seconds"] = time.perf_counter() - started
 result["rss_mb"]["after_import"] = max_rss()
 
 import requests  # both already imported by the handler module
-from acmevault.aws import clients
-from acmevault.local_invoke import FakeContext
+from acmevault.adapters.aws import clients
+from acmevault_cli.local.invoke import FakeContext
 
 current = {"issuance": 0}
 http, aws, secret_reads = [], [], []
@@ -194,7 +194,7 @@ class BenchError(Exception):
 def ensure_project_python() -> None:
     """This script runs in the project venv (acmevault, moto, PyYAML for the local stack and the template)."""
     try:
-        import acmevault.local_stack  # noqa: F401
+        import acmevault_cli.local.stack  # noqa: F401
         import yaml  # noqa: F401
     except ImportError:
         python = PROJECT_VENV / "bin" / "python"
@@ -265,7 +265,7 @@ class Function:
 
 
 def template_functions(stack_env: dict[str, str]) -> list[Function]:
-    from acmevault.local_invoke import functions, resolved_environment
+    from acmevault_cli.local.invoke import functions, resolved_environment
 
     found = []
     for definition in functions(TEMPLATE).values():
@@ -455,7 +455,7 @@ def measure_init(python: Path, functions: list[Function], runs: int, work: Path)
 @contextmanager
 def local_stack(work: Path) -> Iterator[Any]:
     """Pebble (EAB required) and moto on free ports; stopped when the block ends, however it ends."""
-    from acmevault.local_stack import LocalStack, free_port
+    from acmevault_cli.local.stack import LocalStack, free_port
 
     ports: set[int] = set()
     while len(ports) < 3:  # the kernel may hand the same free port out twice
@@ -479,10 +479,11 @@ def local_stack(work: Path) -> Iterator[Any]:
 
 def prepare_certificates(stack: Any, stack_env: dict[str, str]) -> dict[str, list[str]]:
     """Vault a directory (its account registered at Pebble now) and define two certificates per key type."""
-    from acmevault.config import Settings
-    from acmevault.issuance import define_certificate
-    from acmevault.model import CertificateSpec, DirectoryCredential
-    from acmevault.services import build
+    from acmevault.app.issuance import define_certificate
+    from acmevault.composition.config import Settings
+    from acmevault.composition.services import build
+    from acmevault.domain.certificate import CertificateSpec
+    from acmevault.domain.directory import DirectoryCredential
 
     os.environ.update(stack_env)  # before any boto3 client: they read AWS_ENDPOINT_URL
     services = build(Settings.from_env(os.environ))
@@ -550,8 +551,8 @@ def run_container(python: Path, function: Function, certificates: list[str], wor
 
 def check_issued(names: list[str]) -> dict[str, str]:
     """The serial on each record: a refused issuance is answered without a batch item failure."""
-    from acmevault.config import Settings
-    from acmevault.services import build
+    from acmevault.composition.config import Settings
+    from acmevault.composition.services import build
 
     certificates = build(Settings.from_env(os.environ)).certificates
     serials = {}
@@ -856,7 +857,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="acmevault-coldstart-"))
     failed = True
     try:
-        from acmevault.errors import AcmeVaultError
+        from acmevault.domain.errors import AcmeVaultError
 
         try:
             results = benchmark(args, work)

@@ -5,7 +5,7 @@ that really validates, looking every record up in one DNS server.
     python bench/dns01.py [--runs 10] [--tools acmevault-inprocess,acmevault,certbot,lego]
 
 It starts its own stack on free ports in a temporary directory: moto, the DNS server
-(``python -m acmevault.local_dns``, a process of its own) and a Pebble started with
+(``python -m acmevault_cli.local.dns``, a process of its own) and a Pebble started with
 ``-dnsserver`` and without PEBBLE_VA_ALWAYS_VALID, PEBBLE_AUTHZREUSE=0 (every order is validated)
 and PEBBLE_VA_NOSLEEP=1. The DNS server answers TXT queries from Route 53 (moto), where acmevault
 writes, and from a directory of files, where certbot's manual hooks and lego's exec provider write
@@ -59,8 +59,8 @@ class Dns01Context(Context):
 
 class AcmevaultInProcess(bench.AcmevaultInProcess):
     def prepare(self, index: int) -> None:
-        from acmevault.issuance import define_certificate
-        from acmevault.model import CertificateSpec
+        from acmevault.app.issuance import define_certificate
+        from acmevault.domain.certificate import CertificateSpec
 
         spec = CertificateSpec.parse(
             self.cert_name(index),
@@ -181,8 +181,8 @@ TOOL_CLASSES: dict[str, Callable[[Context], bench.Tool]] = {
 def local_stack() -> Iterator[Dns01Context]:
     """moto, the DNS server and a validating Pebble on free ports, in a temporary directory removed at
     the end (kept, and said where, when the block raises); os.environ carries the stack's variables."""
-    from acmevault.local_dns import answers
-    from acmevault.local_stack import LocalStack, free_port
+    from acmevault_cli.local.dns import answers
+    from acmevault_cli.local.stack import LocalStack, free_port
 
     bench.require_binary("pebble")
     work = Path(tempfile.mkdtemp(prefix="acmevault-bench-dns01-"))
@@ -210,7 +210,15 @@ def local_stack() -> Iterator[Dns01Context]:
         os.environ.update(stack_env)  # before any acmevault adapter builds a boto3 client
         with (work / "dns.log").open("ab") as log:
             dns = subprocess.Popen(
-                [sys.executable, "-m", "acmevault.local_dns", "--port", str(dns_port), "--records-dir", str(records)],
+                [
+                    sys.executable,
+                    "-m",
+                    "acmevault_cli.local.dns",
+                    "--port",
+                    str(dns_port),
+                    "--records-dir",
+                    str(records),
+                ],
                 env={**base_env, **stack_env},
                 stdout=log,
                 stderr=log,

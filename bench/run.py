@@ -73,7 +73,7 @@ class BenchError(Exception):
 def ensure_project_python() -> None:
     """Run under the project's venv (acmevault, moto, boto3), re-executing there when started elsewhere."""
     try:
-        import acmevault.local_stack  # noqa: F401
+        import acmevault_cli.local.stack  # noqa: F401
     except ImportError:
         python = PROJECT_VENV / "bin" / "python"
         if Path(sys.prefix).resolve() != PROJECT_VENV.resolve() and python.exists():
@@ -126,7 +126,7 @@ def debian_version(package: str) -> str:
 
 @dataclass
 class Context:
-    stack: Any  # acmevault.local_stack.LocalStack
+    stack: Any  # acmevault_cli.local.stack.LocalStack
     stack_env: dict[str, str]  # what the stack's `up` returned
     base_env: dict[str, str]  # this process's environment before the stack's variables were added
     work: Path  # the run's temporary directory
@@ -269,15 +269,15 @@ class AcmevaultInProcess(_Acmevault):
     def services(self) -> Any:
         if self._services is None:
             # os.environ already carries the stack's variables (see main): boto3 reads AWS_ENDPOINT_URL.
-            from acmevault.config import Settings
-            from acmevault.services import build
+            from acmevault.composition.config import Settings
+            from acmevault.composition.services import build
 
             self._services = build(Settings.from_env(os.environ))
         return self._services
 
     def prepare(self, index: int) -> None:
-        from acmevault.issuance import define_certificate
-        from acmevault.model import CertificateSpec
+        from acmevault.app.issuance import define_certificate
+        from acmevault.domain.certificate import CertificateSpec
 
         spec = CertificateSpec.parse(
             self.cert_name(index), {"domains": [self.domain(index)], "directory": DIRECTORY, "key_type": "ec-p256"}
@@ -285,7 +285,7 @@ class AcmevaultInProcess(_Acmevault):
         define_certificate(spec, self.services)
 
     def issue(self, index: int) -> None:
-        from acmevault.issuance import issue_certificate
+        from acmevault.app.issuance import issue_certificate
 
         issue_certificate(self.cert_name(index), self.services, time.monotonic() + RUN_TIMEOUT)
 
@@ -347,7 +347,7 @@ class Lego(Tool):
         super().__init__(ctx)
         self.lego = require_binary("lego")
         self.home = ctx.work / "lego"
-        from acmevault.local_stack import free_port
+        from acmevault_cli.local.stack import free_port
 
         self.http_port = free_port()  # lego serves http-01 here; Pebble (always valid) never asks
 
@@ -511,7 +511,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def local_stack() -> Iterator[Context]:
     """This run's own Pebble and moto on free ports, in a temporary directory that is removed at the end
     (kept, and said where, when the block raises); os.environ carries the stack's variables inside."""
-    from acmevault.local_stack import LocalStack, free_port
+    from acmevault_cli.local.stack import LocalStack, free_port
 
     require_binary("pebble")
     work = Path(tempfile.mkdtemp(prefix="acmevault-bench-"))
@@ -581,7 +581,7 @@ def run_and_report(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         ensure_project_python()
-        from acmevault.errors import AcmeVaultError
+        from acmevault.domain.errors import AcmeVaultError
 
         try:
             figures = bench(args)

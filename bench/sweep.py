@@ -120,14 +120,14 @@ class AcmevaultSweep(bench.AcmevaultInProcess):
     def fresh_services(self) -> Any:
         """Services as a new container builds them: no ACME session, no cached directory credential yet.
         (boto3 clients are cached per process by acmevault itself, so those stay warm, as in Lambda.)"""
-        from acmevault.config import Settings
-        from acmevault.services import build
+        from acmevault.composition.config import Settings
+        from acmevault.composition.services import build
 
         return build(Settings.from_env(os.environ))
 
     def create(self) -> float:
         """Directory vaulted, N specs put, N certificates issued by one untimed sweep; its seconds."""
-        from acmevault.renewal import renew_due
+        from acmevault.app.renewal import renew_due
 
         self.setup()
         for index in range(self.count):
@@ -174,7 +174,7 @@ class AcmevaultSweep(bench.AcmevaultInProcess):
         return serials
 
     def sweep_inprocess(self, workers: int) -> dict[str, Any]:
-        from acmevault.renewal import renew_due
+        from acmevault.app.renewal import renew_due
 
         services = self.fresh_services()
         elapsed, cpu, outcomes = timed(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acmevault.local_stack import LocalStack, free_port
+from acmevault_cli.local.stack import LocalStack, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PRIVATE_KEY_MARKER = "PRIVATE KEY"
@@ -65,7 +65,7 @@ class Stack:
         return self.local.eab_keys()[kid]
 
     def aws(self, service: str, region: str = "us-east-1") -> Any:
-        from acmevault.aws.clients import client
+        from acmevault.adapters.aws.clients import client
 
         return client(service, region)
 
@@ -128,8 +128,9 @@ def second_pebble(
 
 
 def _reset_caches() -> None:
-    from acmevault import config, http_api, services
-    from acmevault.aws import clients
+    from acmevault.adapters.aws import clients
+    from acmevault.composition import config, services
+    from acmevault.entrypoints import http_api
 
     config.settings.cache_clear()
     services.services.cache_clear()
@@ -177,7 +178,7 @@ class CliResult:
 @pytest.fixture
 def cli(stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
     """Run the acmevault command in-process, with optional stdin; outputs are leak-checked."""
-    from acmevault.cli import main
+    from acmevault_cli.cli import main
 
     def run(*argv: str, stdin: str = "") -> CliResult:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))

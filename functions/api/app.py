@@ -1,9 +1,9 @@
-"""API Gateway (REST, AWS_IAM) → the acmevault HTTP API; the routes and their errors are in acmevault.http_api."""
+"""API Gateway (REST, AWS_IAM) → the acmevault HTTP API (routes and errors: acmevault.entrypoints.http_api)."""
 
 from typing import Any
 
-from acmevault.http_api import router
-from acmevault.runtime import lambda_logger
+from acmevault.entrypoints.http_api import router
+from acmevault.entrypoints.runtime import lambda_logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext

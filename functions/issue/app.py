@@ -6,13 +6,13 @@ from dataclasses import replace
 from functools import cache
 from typing import Any
 
-from acmevault.aws.metrics import PowertoolsMetrics
-from acmevault.aws.queue import parse_message
-from acmevault.config import settings
-from acmevault.issuance import Services
-from acmevault.renewal import work
-from acmevault.runtime import deadline, lambda_logger
-from acmevault.services import queue, services
+from acmevault.adapters.aws.metrics import PowertoolsMetrics
+from acmevault.adapters.aws.queue import parse_message
+from acmevault.app.issuance import Services
+from acmevault.app.renewal import work
+from acmevault.composition.config import settings
+from acmevault.composition.services import queue, services
+from acmevault.entrypoints.runtime import deadline, lambda_logger
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse

@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from acmevault.aws.metrics import PowertoolsMetrics
-from acmevault.config import settings
-from acmevault.issuance import Services
-from acmevault.renewal import sweep
-from acmevault.runtime import lambda_logger
-from acmevault.services import queue, services
+from acmevault.adapters.aws.metrics import PowertoolsMetrics
+from acmevault.app.issuance import Services
+from acmevault.app.renewal import sweep
+from acmevault.composition.config import settings
+from acmevault.composition.services import queue, services
+from acmevault.entrypoints.runtime import lambda_logger
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 

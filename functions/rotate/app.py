@@ -3,9 +3,9 @@ EventBridge "Certificate Renewed" → revoke the certificate it replaced, when a
 
 from typing import Any
 
-from acmevault.rotation import revoke_replaced, run_step
-from acmevault.runtime import lambda_logger
-from acmevault.services import rotation
+from acmevault.app.rotation import revoke_replaced, run_step
+from acmevault.composition.services import rotation
+from acmevault.entrypoints.runtime import lambda_logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = lambda_logger()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from acmevault.local_invoke import find_function, invoke, load_event
+from acmevault_cli.local.invoke import find_function, invoke, load_event
 
 from tests.conftest import find_secrets
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-from acmevault.aws.table import CERT_PK
+from acmevault.adapters.aws.table import CERT_PK
 
 from tests.e2e.api_client import Reply, call, event, sample
 from tests.e2e.test_handlers import drain, run
@@ -169,7 +169,7 @@ def test_nothing_secret_is_logged_even_at_debug(stack, unique, monkeypatch):
     logger.setLevel(logging.DEBUG)  # setLevel, not .level: it clears logging's cache of enabled levels
     try:
         reply = put_directory(stack, f"dbg-{unique}")  # call() fails on a secret in any raw record
-        assert logging.getLogger("acmevault.accounts").isEnabledFor(logging.DEBUG)  # the handler ran at DEBUG
+        assert logging.getLogger("acmevault.app.accounts").isEnabledFor(logging.DEBUG)  # the handler ran at DEBUG
     finally:
         logger.setLevel(previous)
     assert reply.status == 201
@@ -325,7 +325,7 @@ def test_the_same_renew_twice_queues_one_message(stack, directory, unique, queue
 def test_a_retry_that_arrives_while_the_first_is_running_is_409_and_nothing_is_done_twice(
     stack, directory, unique, queue, monkeypatch
 ):
-    from acmevault import http_api
+    from acmevault.entrypoints import http_api
 
     sqs, url = queue
     name = f"race-{unique}"
@@ -399,7 +399,7 @@ def test_revoke_is_revoked_at_pebble_with_the_reason_and_every_copy_is_marked(st
     (sent,) = events_of(stack, "Certificate Revoked", name)
     assert sent["source"] == "acmevault" and sent["detail"]["reason_code"] == 1
     # and the sweep will not renew it behind anyone's back: it is not in the due index
-    from acmevault.services import services
+    from acmevault.composition.services import services
 
     assert name not in set(services().certificates.due(datetime.now(UTC) + timedelta(days=3650)))
 
@@ -541,7 +541,7 @@ def test_an_unknown_route_is_404_in_the_error_format(stack):
 
 
 def test_an_unexpected_error_is_500_with_the_request_id_and_no_detail(stack, monkeypatch, capsys):
-    from acmevault import http_api
+    from acmevault.entrypoints import http_api
 
     def broken() -> Any:
         raise RuntimeError("detail that must stay inside: s3cr3t-detail")

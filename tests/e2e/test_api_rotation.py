@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from acmevault.acme_session import AcmeSession
-from acmevault.errors import CaError
-from acmevault.model import DirectoryCredential
+from acmevault.adapters.acme.session import AcmeSession
+from acmevault.domain.directory import DirectoryCredential
+from acmevault.domain.errors import CaError
 
 from tests.e2e.api_client import Reply, call, event, sample
 from tests.e2e.test_api import actions, put_directory

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from acmevault.issuance import issue_certificate
-from acmevault.services import services
+from acmevault.app.issuance import issue_certificate
+from acmevault.composition.services import services
 
 from tests.e2e.api_client import NO_IDENTITY, Reply, call, event, sample
 from tests.e2e.test_api import pebble_status

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acmevault.local_invoke import find_function, invoke, load_event
+from acmevault_cli.local.invoke import find_function, invoke, load_event
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def queue(stack: Any) -> Any:
 
 
 def test_every_function_has_a_sample_event_that_parses():
-    from acmevault.local_invoke import functions
+    from acmevault_cli.local.invoke import functions
 
     defined = functions(TEMPLATE)
     assert {"RenewFunction", "IssueFunction"} <= set(defined)

@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from acmevault.aws.s3 import S3Store
-from acmevault.config import Settings
-from acmevault.errors import AwsUnavailable, DnsError
-from acmevault.issuance import Services, issue_certificate
-from acmevault.services import build
+from acmevault.adapters.aws.s3 import S3Store
+from acmevault.app.issuance import Services, issue_certificate
+from acmevault.composition.config import Settings
+from acmevault.composition.services import build
+from acmevault.domain.errors import AwsUnavailable, DnsError
 from cryptography import x509
 
 from tests.e2e.api_client import call, event, sample
@@ -257,7 +257,7 @@ def test_an_on_demand_message_meeting_another_workers_lease_goes_back_to_the_que
 
 
 def test_a_worker_whose_lease_was_taken_over_writes_nothing_over_the_new_holder(stack, cli, directory, unique):
-    from acmevault.errors import LeaseLost
+    from acmevault.domain.errors import LeaseLost
 
     name = f"fence-{unique}"
     assert (
@@ -330,7 +330,7 @@ def test_an_order_recorded_before_orders_kept_their_names_is_checked_at_the_ca_a
 def test_a_downloaded_certificate_that_expired_before_it_was_pushed_is_dropped_not_served(
     stack, cli, directory, unique
 ):
-    from acmevault.issuance import renew_if_due
+    from acmevault.app.issuance import renew_if_due
 
     name = f"stale-{unique}"
     assert cli("cert", "put", name, "-d", f"{unique}.example.com", "--directory", directory).code == 0

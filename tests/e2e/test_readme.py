@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from acmevault.cli import SPEC_OPTIONS, build_parser
+from acmevault_cli.cli import SPEC_OPTIONS, build_parser
 
 from tests.integration.test_cli_errors import verbs
 

@@ -1,6 +1,6 @@
 """A LOCAL FAKE of DigiCert CertCentral's Services API — a stand-in for a vendor API, not DigiCert's code.
 
-It serves only what acmevault.certcentral calls, with the request and response fields that
+It serves only what acmevault.adapters.certcentral calls, with the request and response fields that
 adapter reads (see RESPONSE_FIELDS there):
 
     POST /services/v2/key/acme-url     create an ACME directory URL with EAB → id, directory URL, KID, HMAC
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from acmevault.local_stack import LocalStack
+from acmevault_cli.local.stack import LocalStack
 
 REQUIRED = ("name", "product_name_id", "organization_id", "validity_days")
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from acmevault.aws.clients import client
-from acmevault.issuance import issue_certificate
-from acmevault.services import services
+from acmevault.adapters.aws.clients import client
+from acmevault.app.issuance import issue_certificate
+from acmevault.composition.services import services
 
 REGION = "us-east-1"
 

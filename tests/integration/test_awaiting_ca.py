@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acmevault.aws.queue import IssueMessage
-from acmevault.local_invoke import find_function, invoke, load_event
-from acmevault.model import Status
-from acmevault.renewal import work
-from acmevault.views import certificate_view
+from acmevault.adapters.aws.queue import IssueMessage
+from acmevault.app.renewal import work
+from acmevault.app.views import certificate_view
+from acmevault.domain.certificate import Status
+from acmevault_cli.local.invoke import find_function, invoke, load_event
 
 from tests.reliability.fault_proxy import FaultProxy, OrderHold
 from tests.reliability.helpers import define, domain, fresh_services, serial_of, vault

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from acmevault.services import services
+from acmevault.composition.services import services
 
 from tests.e2e.test_api_bad_input import PASTED_KEY, PASTED_SHORT_KEY
 

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from acmevault.aws.dns import Route53Dns
-from acmevault.config import Settings
-from acmevault.errors import AuthorizationRequired, AwsUnavailable, CaUnavailable
-from acmevault.issuance import Services, issue_certificate, renew_if_due
-from acmevault.model import Status
-from acmevault.services import build
+from acmevault.adapters.aws.dns import Route53Dns
+from acmevault.app.issuance import Services, issue_certificate, renew_if_due
+from acmevault.composition.config import Settings
+from acmevault.composition.services import build
+from acmevault.domain.certificate import Status
+from acmevault.domain.errors import AuthorizationRequired, AwsUnavailable, CaUnavailable
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa

@@ -12,9 +12,9 @@ from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
 
-from acmevault.cli import attention
-from acmevault.config import Settings
-from acmevault.services import build
+from acmevault.composition.config import Settings
+from acmevault.composition.services import build
+from acmevault_cli.cli import attention
 
 
 def rows(out: str) -> dict[str, dict[str, str]]:
@@ -77,7 +77,7 @@ def on_a_terminal(stack, *argv: str, **env: str) -> str:
     controller, terminal = pty.openpty()
     shell = {**os.environ, **stack.env, **env}
     with subprocess.Popen(
-        [sys.executable, "-m", "acmevault.cli", *argv], stdout=terminal, stderr=terminal, env=shell
+        [sys.executable, "-m", "acmevault_cli.cli", *argv], stdout=terminal, stderr=terminal, env=shell
     ) as process:
         os.close(terminal)
         chunks = []

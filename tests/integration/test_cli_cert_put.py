@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from acmevault.cli import SPEC_OPTIONS
-from acmevault.model import SPEC_FIELDS
+from acmevault.domain.certificate import SPEC_FIELDS
+from acmevault_cli.cli import SPEC_OPTIONS
 
 from tests.e2e.api_client import call, event
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acmevault.cli import build_parser
+from acmevault_cli.cli import build_parser
 
 # A well-formed HMAC key Pebble does not know (base64url of 32 bytes): the CA refuses it.
 UNKNOWN_HMAC = "c29tZS1obWFjLWtleS10aGUtY2EtZG9lcy1ub3Qta25vdw"

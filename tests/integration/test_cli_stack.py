@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from acmevault.stack import outputs_template
+from acmevault_cli.stack import outputs_template
 
 
 def run(stack, *argv: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
@@ -17,7 +17,7 @@ def run(stack, *argv: str, stdin: str = "", **env: str) -> subprocess.CompletedP
     shell = {k: v for k, v in os.environ.items() if not k.startswith("ACMEVAULT_")}
     shell.update({k: v for k, v in stack.env.items() if not k.startswith("ACMEVAULT_")}, **env)
     return subprocess.run(
-        [sys.executable, "-m", "acmevault.cli", *argv],
+        [sys.executable, "-m", "acmevault_cli.cli", *argv],
         input=stdin,
         env=shell,
         capture_output=True,
@@ -73,7 +73,7 @@ def test_stack_names_the_table_bucket_key_queue_and_topic(stack, unique):
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["serial"] == cert["serial"]
     # The same certificate, through the exported variables: the stack is the same stack.
-    from acmevault.services import services
+    from acmevault.composition.services import services
 
     assert services().certificates.get(name).state.serial == cert["serial"]
     # Without --stack (nor ACMEVAULT_STACK, nor the variables) nothing says where the table is.

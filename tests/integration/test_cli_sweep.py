@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from acmevault.local_stack import LocalStack, free_port
+from acmevault_cli.local.stack import LocalStack, free_port
 
 from tests.conftest import register_secret
 
@@ -28,7 +28,7 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory):
 
 def acmevault(env: dict[str, str], *argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "acmevault.cli", *argv],
+        [sys.executable, "-m", "acmevault_cli.cli", *argv],
         input=stdin,
         env={**os.environ, **env},
         capture_output=True,

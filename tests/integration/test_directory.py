@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from acmevault.acme_session import AcmeSession
+from acmevault.adapters.acme.session import AcmeSession
 
 
 def secret_json(stack: Any, name: str) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def test_put_registers_the_account_and_stores_the_credential(stack, cli, unique)
     assert "BEGIN PRIVATE KEY" in stored["account_key"]
     assert stored["account_url"] in result.out
     # and the stored key really is that account's key: Pebble answers a lookup signed with it
-    from acmevault.model import DirectoryCredential
+    from acmevault.domain.directory import DirectoryCredential
 
     session = AcmeSession(DirectoryCredential.from_secret(stored), stored["account_key"])
     assert session.register() == stored["account_url"]

@@ -1,5 +1,5 @@
 """dns-01 proved by a real DNS lookup: a Pebble that really validates, looking records up in a DNS
-server (acmevault.local_dns) that answers from what the code wrote into Route 53 (moto).
+server (acmevault_cli.local.dns) that answers from what the code wrote into Route 53 (moto).
 
 A certificate issued here means Pebble asked for ``_acme-challenge.<name>`` and found the key
 authorization's digest there: the record was written to Route 53, in the right zone (the DNS server
@@ -23,15 +23,15 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from acmevault.aws.clients import assumed_client
-from acmevault.aws.dns import Route53Dns
-from acmevault.config import Settings
-from acmevault.errors import ChallengeFailed, DnsError, OutOfTime
-from acmevault.issuance import Services, issue_certificate
-from acmevault.local_dns import TXT, LocalDns, Route53Records
-from acmevault.local_stack import CREDENTIALS, LocalStack, free_port
-from acmevault.model import Status
-from acmevault.services import build
+from acmevault.adapters.aws.clients import assumed_client
+from acmevault.adapters.aws.dns import Route53Dns
+from acmevault.app.issuance import Services, issue_certificate
+from acmevault.composition.config import Settings
+from acmevault.composition.services import build
+from acmevault.domain.certificate import Status
+from acmevault.domain.errors import ChallengeFailed, DnsError, OutOfTime
+from acmevault_cli.local.dns import TXT, LocalDns, Route53Records
+from acmevault_cli.local.stack import CREDENTIALS, LocalStack, free_port
 from cryptography import x509
 
 from tests.conftest import second_pebble
@@ -284,7 +284,7 @@ def test_after_a_failed_validation_the_next_attempt_orders_again_and_succeeds(st
     failed_order = fresh_services(stack).certificates.get(name).state.pending
     assert failed_order is not None
     # the failed order is invalid at the CA: it cannot be resumed, so a new one is placed
-    with caplog.at_level(logging.INFO, logger="acmevault.issuance"):
+    with caplog.at_level(logging.INFO, logger="acmevault.app.issuance"):
         issued = issue_certificate(name, fresh_services(stack), time.monotonic() + 60)
     assert "the order in flight became invalid; ordering again" in caplog.messages
     assert issued.state.status is Status.ISSUED and issued.state.pending is None
@@ -305,7 +305,7 @@ def test_out_of_time_before_answering_leaves_the_order_to_be_resumed(stack, cli,
     assert pending is not None
     assert services.certificates.get(name).state.last_error.startswith("out_of_time: ")
     # WHEN the next attempt has time
-    with caplog.at_level(logging.INFO, logger="acmevault.issuance"):
+    with caplog.at_level(logging.INFO, logger="acmevault.app.issuance"):
         issued = issue_certificate(name, fresh_services(stack), time.monotonic() + 60)
     # THEN it finished that same order instead of placing another
     resumed = [r for r in caplog.records if r.getMessage() == "resuming the order in flight"]
@@ -332,7 +332,7 @@ def strict_aws() -> Iterator[str]:
     """A moto of its own that checks IAM, as this process's AWS: the caller is a user with no
     permission at all, so AWS refuses its AssumeRole as it would refuse one the role does not trust."""
     import boto3
-    from acmevault.aws import clients
+    from acmevault.adapters.aws import clients
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

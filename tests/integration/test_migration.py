@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acmevault.local_invoke import load_event
-from acmevault.local_stack import LocalStack
+from acmevault_cli.local.invoke import load_event
+from acmevault_cli.local.stack import LocalStack
 
 from tests.conftest import second_pebble
 from tests.integration.test_rotation import queued, renewed_event

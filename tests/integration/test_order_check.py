@@ -11,11 +11,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from acmevault.aws.dns import Route53Dns
-from acmevault.config import Settings
-from acmevault.errors import OrderMismatch
-from acmevault.issuance import issue_certificate
-from acmevault.services import build
+from acmevault.adapters.aws.dns import Route53Dns
+from acmevault.app.issuance import issue_certificate
+from acmevault.composition.config import Settings
+from acmevault.composition.services import build
+from acmevault.domain.errors import OrderMismatch
 
 from tests.reliability.fault_proxy import FaultProxy
 

@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from acmevault.config import Settings
-from acmevault.errors import AwsUnavailable, CaUnavailable, LeaseHeld
-from acmevault.issuance import Services, issue_certificate, renew_if_due, renew_on_request
-from acmevault.model import default_renew_at
-from acmevault.renewal import renew_due
-from acmevault.services import build
+from acmevault.app.issuance import Services, issue_certificate, renew_if_due, renew_on_request
+from acmevault.app.renewal import renew_due
+from acmevault.composition.config import Settings
+from acmevault.composition.services import build
+from acmevault.domain.certificate import default_renew_at
+from acmevault.domain.errors import AwsUnavailable, CaUnavailable, LeaseHeld
 
 from tests.conftest import register_secret, second_pebble
 
@@ -102,8 +102,8 @@ def test_a_renewed_certificate_is_due_again_after_two_thirds_of_its_life(stack, 
 
 
 def test_a_per_certificate_fraction_overrides_the_default(stack, directory, unique):
-    from acmevault.issuance import define_certificate
-    from acmevault.model import CertificateSpec
+    from acmevault.app.issuance import define_certificate
+    from acmevault.domain.certificate import CertificateSpec
 
     services = fresh_services(stack)
     name = f"frac-{unique}"
@@ -159,10 +159,10 @@ def test_twenty_concurrent_triggers_place_one_order(stack, cli, unique):
 CRASH = textwrap.dedent(
     """
     import os, sys, time
-    from acmevault.acme_session import AcmeSession
-    from acmevault.aws.acm import AcmImporter
-    from acmevault.issuance import issue_certificate
-    from acmevault.services import services
+    from acmevault.adapters.acme.session import AcmeSession
+    from acmevault.adapters.aws.acm import AcmImporter
+    from acmevault.app.issuance import issue_certificate
+    from acmevault.composition.services import services
 
     point = sys.argv[2]
     def die(*args, **kwargs):
@@ -368,8 +368,8 @@ def inbox(stack: Any, variable: str) -> list[Any]:
 
 
 def test_a_certificate_close_to_expiry_is_told_once_a_day(stack, cli, directory, unique):
-    from acmevault.renewal import sweep
-    from acmevault.services import queue
+    from acmevault.app.renewal import sweep
+    from acmevault.composition.services import queue
 
     name = f"exp-{unique}"
     define(cli, name, directory)

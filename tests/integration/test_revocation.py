@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import requests
-from acmevault.errors import AwsUnavailable, ConflictError, LeaseHeld
-from acmevault.revocation import RevocationReason, revoke_certificate
+from acmevault.app.revocation import RevocationReason, revoke_certificate
+from acmevault.domain.errors import AwsUnavailable, ConflictError, LeaseHeld
 
 
 def pebble_status(stack: Any, serial: str) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def issue(cli: Any, name: str, directory: str) -> dict[str, Any]:
 
 
 def history(name: str) -> tuple[dict[str, Any], ...]:
-    from acmevault.services import services
+    from acmevault.composition.services import services
 
     # What the use cases wrote; who was allowed (authorization entries) is tests/e2e/test_authorization.py's.
     return tuple(h for h in services().certificates.history(name) if h["action"] != "authorization")
@@ -98,7 +98,7 @@ class FailingOnce:
 
 
 def test_a_revocation_cut_short_after_the_ca_is_finished_by_the_retry(stack, cli, directory, unique):
-    from acmevault.services import services
+    from acmevault.composition.services import services
 
     name = f"half-{unique}"
     cert = issue(cli, name, directory)
@@ -137,7 +137,7 @@ def test_a_renewal_cut_short_between_s3_and_the_record_blocks_revocation(stack, 
 
 
 def test_a_certificate_being_issued_is_not_revoked_under_the_worker(stack, cli, directory, unique, state):
-    from acmevault.services import services
+    from acmevault.composition.services import services
 
     name = f"busy-{unique}"
     cert = issue(cli, name, directory)
@@ -153,7 +153,7 @@ def test_a_certificate_being_issued_is_not_revoked_under_the_worker(stack, cli, 
 
 
 def test_revoking_twice_is_a_conflict_not_a_second_revocation(stack, cli, directory, unique):
-    from acmevault.services import services
+    from acmevault.composition.services import services
 
     name = f"twice-{unique}"
     issue(cli, name, directory)

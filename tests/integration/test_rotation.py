@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acmevault.acme_session import AcmeSession
-from acmevault.aws.queue import IssueQueue
-from acmevault.config import Settings
-from acmevault.errors import CaError, RotationFailed
-from acmevault.local_invoke import find_function, invoke, load_event
-from acmevault.model import DirectoryCredential
-from acmevault.rotation import RotationServices
-from acmevault.services import build, build_rotation
+from acmevault.adapters.acme.session import AcmeSession
+from acmevault.adapters.aws.queue import IssueQueue
+from acmevault.app.rotation import RotationServices
+from acmevault.composition.config import Settings
+from acmevault.composition.services import build, build_rotation
+from acmevault.domain.directory import DirectoryCredential
+from acmevault.domain.errors import CaError, RotationFailed
+from acmevault_cli.local.invoke import find_function, invoke, load_event
 from cryptography import x509
 
 from tests.conftest import find_secrets
@@ -521,13 +521,13 @@ def kill_after(monkeypatch: Any, owner: Any, method: str, when: Any = None) -> d
 
 
 def _secrets_cls() -> Any:
-    from acmevault.aws.secrets import DirectorySecrets
+    from acmevault.adapters.aws.secrets import DirectorySecrets
 
     return DirectorySecrets
 
 
 def _records_cls() -> Any:
-    from acmevault.aws.directory_table import DirectoryRecords
+    from acmevault.adapters.aws.directory_table import DirectoryRecords
 
     return DirectoryRecords
 
@@ -562,7 +562,7 @@ KILL_POINTS = {
 def test_a_rotation_killed_between_two_steps_ends_consistent_when_run_again(
     stack, cli, directory, unique, monkeypatch, point
 ):
-    from acmevault.rotation import NewCredential, replace_credential, rotate_account_key
+    from acmevault.app.rotation import NewCredential, replace_credential, rotate_account_key
 
     kind, owner, method, when = KILL_POINTS[point]
     # GIVEN a certificate issued through the directory's account
@@ -680,7 +680,7 @@ def certcentral(stack: Any, unique: str) -> Any:
 
 
 def test_certcentral_makes_the_new_credential_and_revokes_the_lost_one(stack, cli, directory, unique, certcentral):
-    from acmevault.rotation import NewCredential, mark_lost, replace_credential
+    from acmevault.app.rotation import NewCredential, mark_lost, replace_credential
 
     fake, ctx = certcentral
     name = f"cc-{unique}"
@@ -715,14 +715,14 @@ def test_certcentral_makes_the_new_credential_and_revokes_the_lost_one(stack, cl
 
 def run_with_certcentral(stack: Any, ctx: RotationServices, event: dict[str, Any]) -> None:
     """A rotation step as functions/rotate runs it, with CertCentral configured for the function."""
-    from acmevault.rotation import run_step
+    from acmevault.app.rotation import run_step
 
     run_step(event["SecretId"], event["ClientRequestToken"], event["Step"], ctx)
 
 
 def test_a_certcentral_api_key_it_refuses_stages_nothing(stack, cli, directory, certcentral):
-    from acmevault.errors import CredentialRejected
-    from acmevault.rotation import NewCredential, replace_credential
+    from acmevault.app.rotation import NewCredential, replace_credential
+    from acmevault.domain.errors import CredentialRejected
 
     fake, ctx = certcentral
     fake.api_key = "not-the-key"

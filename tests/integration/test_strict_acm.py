@@ -1,4 +1,4 @@
-"""The local stack's ACM refuses what real ACM refuses (acmevault.local_acm in front of moto), through boto3.
+"""The local stack's ACM refuses what real ACM refuses (acmevault_cli.local.acm in front of moto), through boto3.
 
 Each rule: a good import or re-import passes, the bad one is refused with ValidationException and
 the message ACM gives, and the certificate at the ARN is left as it was.

@@ -4,10 +4,10 @@ alone can say whether it is pre-validated), and a name the CA holds valid needs 
 from __future__ import annotations
 
 import pytest
-from acmevault.aws.clients import client
-from acmevault.config import Settings
-from acmevault.model import Status
-from acmevault.services import build
+from acmevault.adapters.aws.clients import client
+from acmevault.composition.config import Settings
+from acmevault.composition.services import build
+from acmevault.domain.certificate import Status
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
 

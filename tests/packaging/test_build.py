@@ -26,7 +26,20 @@ def test_the_layer_holds_acmevault_and_its_dependencies():
     python = BUILD / "AcmeVaultLayer" / "python"
     for package in ("acmevault", "acme", "josepy", "cryptography", "aws_lambda_powertools"):
         assert (python / package / "__init__.py").exists(), package
-    assert (python / "acmevault" / "issuance.py").exists()
+    assert (python / "acmevault" / "app" / "issuance.py").exists()
+
+
+def test_the_layer_holds_runtime_code_only():
+    """The operator CLI and the local stack (Pebble and moto launchers, a DNS server, local invoke) stay out."""
+    python = BUILD / "AcmeVaultLayer" / "python"
+    assert (python / "acmevault" / "entrypoints" / "http_api.py").exists()  # the check looks where the code is
+    assert not (python / "acmevault_cli").exists()
+    sources = {path.relative_to(python / "acmevault").as_posix() for path in (python / "acmevault").rglob("*.py")}
+    tooling = {name for name in sources if name.startswith(("cli", "local")) or "/local" in name or "/cli" in name}
+    assert tooling == set()
+    for source in (python / "acmevault").rglob("*.py"):
+        text = source.read_text()
+        assert "import subprocess" not in text and "acmevault_cli" not in text, source
 
 
 def elf_machine(path: Path) -> int:
@@ -52,7 +65,7 @@ PY313_MAGIC = (3571).to_bytes(2, "little") + b"\r\n"  # importlib.util.MAGIC_NUM
 def test_bytecode_is_compiled_for_the_runtimes_python_313():
     python = BUILD / "AcmeVaultLayer" / "python"
     compiled = list(python.rglob("*.pyc"))
-    assert python / "acmevault" / "__pycache__" / "issuance.cpython-313.pyc" in compiled
+    assert python / "acmevault" / "app" / "__pycache__" / "issuance.cpython-313.pyc" in compiled
     for pyc in compiled:
         assert pyc.read_bytes()[:4] == PY313_MAGIC, pyc
 

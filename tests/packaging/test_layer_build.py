@@ -79,7 +79,7 @@ def digest(layer: Path) -> dict[str, str]:
 
 def assert_built_for_lambda(layer: Path) -> None:
     python = layer / "python"
-    assert (python / "acmevault" / "__pycache__" / "issuance.cpython-313.pyc").exists()
+    assert (python / "acmevault" / "app" / "__pycache__" / "issuance.cpython-313.pyc").exists()
     compiled = list(python.rglob("*.pyc"))
     assert len(compiled) > 100
     for pyc in compiled:

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from acmevault.local_stack import LocalStack
+from acmevault_cli.local.stack import LocalStack
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade", "te"}
 FAULT_KINDS = ("burst", "rate_limited", "reset_before", "reset_after", "slow")

@@ -7,9 +7,9 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from acmevault.config import Settings
-from acmevault.issuance import Services
-from acmevault.services import build
+from acmevault.app.issuance import Services
+from acmevault.composition.config import Settings
+from acmevault.composition.services import build
 from cryptography import x509
 
 

@@ -15,10 +15,10 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from acmevault.aws.queue import IssueMessage
-from acmevault.errors import UnavailableError
-from acmevault.model import Status
-from acmevault.renewal import work
+from acmevault.adapters.aws.queue import IssueMessage
+from acmevault.app.renewal import work
+from acmevault.domain.certificate import Status
+from acmevault.domain.errors import UnavailableError
 
 from tests.reliability.conftest import SEED, Report, Row, scale
 from tests.reliability.fault_proxy import FaultProxy, OrderHold

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from acmevault.aws.clients import client
-from acmevault.errors import AwsUnavailable
-from acmevault.issuance import issue_certificate, renew_if_due
-from acmevault.model import Status
+from acmevault.adapters.aws.clients import client
+from acmevault.app.issuance import issue_certificate, renew_if_due
+from acmevault.domain.certificate import Status
+from acmevault.domain.errors import AwsUnavailable
 
 from tests.reliability.aws_faults import KINDS, AwsFaults
 from tests.reliability.conftest import FULL, SEED, Report, Row, scale

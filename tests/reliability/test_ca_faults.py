@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from acmevault.errors import AcmeVaultError, UnavailableError
-from acmevault.issuance import Services, issue_certificate
-from acmevault.model import Certificate, Status
+from acmevault.app.issuance import Services, issue_certificate
+from acmevault.domain.certificate import Certificate, Status
+from acmevault.domain.errors import AcmeVaultError, UnavailableError
 
 from tests.reliability.bad_inputs import BadInputs
 from tests.reliability.conftest import SEED, Report, Row, scale

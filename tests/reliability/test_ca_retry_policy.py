@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 from acme import messages
-from acmevault import acme_session
-from acmevault.errors import CaUnavailable
+from acmevault.adapters.acme import session as acme_session
+from acmevault.domain.errors import CaUnavailable
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 URL = "https://ca.example/acme/new-order"

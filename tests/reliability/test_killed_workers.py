@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from acmevault.issuance import renew_if_due
-from acmevault.model import Status
+from acmevault.app.issuance import renew_if_due
+from acmevault.domain.certificate import Status
 
 from tests.reliability.conftest import SEED, Report, Row, scale
 from tests.reliability.helpers import (
@@ -50,8 +50,8 @@ CALIBRATION_RUNS = 3
 WORKER = textwrap.dedent(
     """
     import sys, time
-    from acmevault.issuance import issue_certificate
-    from acmevault.services import services
+    from acmevault.app.issuance import issue_certificate
+    from acmevault.composition.services import services
     built = services()  # the container's start: settings and clients
     print("go", flush=True)
     started = time.monotonic()

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acmevault.errors import AwsUnavailable
-from acmevault.issuance import Services, issue_certificate, renew_if_due
-from acmevault.local_invoke import find_function, invoke, load_event
+from acmevault.app.issuance import Services, issue_certificate, renew_if_due
+from acmevault.domain.errors import AwsUnavailable
+from acmevault_cli.local.invoke import find_function, invoke, load_event
 
 from tests.reliability.conftest import SEED, Report, Row, scale
 from tests.reliability.helpers import (

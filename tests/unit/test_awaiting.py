@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from acmevault.awaiting import format_wait, recheck_delay
+from acmevault.app.awaiting import format_wait, recheck_delay
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from http import HTTPStatus
 
 import pytest
-from acmevault import errors
-from acmevault.http_api import IdempotencyKeyReused, PayloadTooLarge, UnsupportedMediaType, status_for
-from acmevault.model import DirectoryCredential
-from acmevault.revocation import RevocationReason
+from acmevault.app.revocation import RevocationReason
+from acmevault.domain import errors
+from acmevault.domain.directory import DirectoryCredential
+from acmevault.entrypoints.http_api import IdempotencyKeyReused, PayloadTooLarge, UnsupportedMediaType, status_for
 
 HMAC = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"  # made up, well-formed
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from acmevault.aws.queue import parse_message
-from acmevault.errors import ValidationError
-from acmevault.model import CertificateSpec, CertificateState, KeyType, PendingOrder, RegionState, RegionStatus
+from acmevault.adapters.aws.queue import parse_message
+from acmevault.domain.certificate import (
+    CertificateSpec,
+    CertificateState,
+    KeyType,
+    PendingOrder,
+    RegionState,
+    RegionStatus,
+)
+from acmevault.domain.errors import ValidationError
 
 
 def test_an_on_demand_message_carries_the_serial_it_was_asked_for():

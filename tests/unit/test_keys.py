@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from acmevault.errors import CertificateRejected
-from acmevault.keys import CertificateBundle, build_csr, generate_private_key, private_key_pem
-from acmevault.model import KeyType
+from acmevault.domain.certificate import KeyType
+from acmevault.domain.errors import CertificateRejected
+from acmevault.domain.keys import CertificateBundle, build_csr, generate_private_key, private_key_pem
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from acmevault.local_dns import (
+from acmevault_cli.local.dns import (
     CAA,
     FORMERR,
     NOERROR,

@@ -6,15 +6,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from acmevault.errors import ValidationError
-from acmevault.model import (
-    CertificateSpec,
-    DirectoryCredential,
-    KeyType,
-    default_renew_at,
-    validate_domain,
-    validate_region,
-)
+from acmevault.domain.certificate import CertificateSpec, KeyType, default_renew_at
+from acmevault.domain.directory import DirectoryCredential
+from acmevault.domain.errors import ValidationError
+from acmevault.domain.validation import validate_domain, validate_region
 
 HMAC = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"  # a Pebble example key
 
@@ -152,7 +147,7 @@ def test_region_names_are_ascii_and_whole(region):
 
 
 def test_the_stacks_acm_regions_are_checked_like_a_specs():
-    from acmevault.config import Settings
+    from acmevault.composition.config import Settings
 
     env = {"AWS_REGION": "us-east-1", "ACMEVAULT_TABLE": "t", "ACMEVAULT_BUCKET": "b"}
     assert Settings.from_env({**env, "ACMEVAULT_ACM_REGIONS": "us-east-1, eu-west-1"}).acm_regions == (

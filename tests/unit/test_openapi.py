@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from acmevault.local_invoke import load_template
+from acmevault_cli.local.invoke import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")

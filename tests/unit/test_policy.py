@@ -1,10 +1,10 @@
-"""The directory policy's matching rules (acmevault.policy): pure functions, no network."""
+"""The directory policy's matching rules (acmevault.domain.policy): pure functions, no network."""
 
 from __future__ import annotations
 
 import pytest
-from acmevault.errors import ValidationError
-from acmevault.policy import (
+from acmevault.domain.errors import ValidationError
+from acmevault.domain.policy import (
     DirectoryPolicy,
     domain_allowed,
     principal_allowed,
@@ -162,8 +162,8 @@ def test_a_bad_policy_is_refused_naming_the_field(data, field):
 
 
 def test_a_caller_is_an_admin_when_an_admin_pattern_matches_and_a_missing_identity_is_refused():
-    from acmevault.authorization import Caller
-    from acmevault.errors import Forbidden
+    from acmevault.app.authorization import Caller
+    from acmevault.domain.errors import Forbidden
 
     admins = [f"arn:aws:iam::{ACCOUNT}:role/pki-admin"]
     assert Caller.signed(f"arn:aws:sts::{ACCOUNT}:assumed-role/pki-admin/carol", admins).admin

@@ -7,9 +7,9 @@ import time
 
 import pytest
 import requests
-from acmevault import acme_session
-from acmevault.acme_session import AcmeSession
-from acmevault.errors import CaUnavailable
+from acmevault.adapters.acme import session as acme_session
+from acmevault.adapters.acme.session import AcmeSession
+from acmevault.domain.errors import CaUnavailable
 
 
 def _response(retry_after: str | None) -> requests.Response:

@@ -1,9 +1,10 @@
 """Untrusted input quoted back in errors: enough to find the mistake, never a pasted key."""
 
 import pytest
-from acmevault.errors import ValidationError
-from acmevault.model import CertificateSpec, DirectoryCredential
-from acmevault.quoting import argument_label, field_label, quoted
+from acmevault.domain.certificate import CertificateSpec
+from acmevault.domain.directory import DirectoryCredential
+from acmevault.domain.errors import ValidationError
+from acmevault.domain.quoting import argument_label, field_label, quoted
 
 KEY = "Xq3vR9tLmW2pZ8sKdY6hN4bJfC7gT1uAeVoIiQ5rSx0"
 

@@ -6,9 +6,9 @@ import json
 import logging
 import sys
 
-from acmevault.model import DirectoryCredential
-from acmevault.redaction import REDACTED, SHORTEST_SECRET, looks_secret, redact
-from acmevault.runtime import lambda_logger
+from acmevault.domain.directory import DirectoryCredential
+from acmevault.domain.redaction import REDACTED, SHORTEST_SECRET, looks_secret, redact
+from acmevault.entrypoints.runtime import lambda_logger
 
 HMAC = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
 PEM = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----"

@@ -11,8 +11,8 @@ from typing import Any
 
 import boto3
 import pytest
-from acmevault.aws.dns import Route53Dns
-from acmevault.errors import AwsUnavailable, DnsError
+from acmevault.adapters.aws.dns import Route53Dns
+from acmevault.domain.errors import AwsUnavailable, DnsError
 from botocore.stub import Stubber
 
 ROLE = "arn:aws:iam::210987654321:role/acmevault-dns01"

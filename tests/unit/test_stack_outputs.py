@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from acmevault.config import Settings
-from acmevault.local_invoke import load_template
-from acmevault.stack import STACK_OUTPUTS
+from acmevault.composition.config import Settings
+from acmevault_cli.local.invoke import load_template
+from acmevault_cli.stack import STACK_OUTPUTS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from acmevault.errors import CertificateRejected, ValidationError
-from acmevault.keys import CertificateBundle, generate_private_key, private_key_pem
-from acmevault.model import CertificateSpec, KeyType
-from acmevault.sxg import _allows_sxg, check_certificate, check_spec
+from acmevault.app.sxg import _allows_sxg, check_certificate, check_spec
+from acmevault.domain.certificate import CertificateSpec, KeyType
+from acmevault.domain.errors import CertificateRejected, ValidationError
+from acmevault.domain.keys import CertificateBundle, generate_private_key, private_key_pem
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.fakes.sxg_ca import SxgCa

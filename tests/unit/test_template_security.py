@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from acmevault.local_invoke import load_template
+from acmevault_cli.local.invoke import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 

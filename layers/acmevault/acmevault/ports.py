@@ -1,4 +1,4 @@
-"""The interfaces use cases talk to. Adapters in acmevault.aws implement them over boto3."""
+"""The interfaces use cases talk to. Adapters in acmevault.adapters.aws implement them over boto3."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .keys import CertificateBundle
-from .model import Certificate, CertificateSpec, CertificateState, DirectoryCredential, DirectoryState, Rotation
-from .policy import DirectoryPolicy
+from acmevault.domain.certificate import Certificate, CertificateSpec, CertificateState
+from acmevault.domain.directory import DirectoryCredential, DirectoryState, Rotation
+from acmevault.domain.keys import CertificateBundle
+from acmevault.domain.policy import DirectoryPolicy
 
 if TYPE_CHECKING:
-    from .aws.queue import IssueMessage
+    from acmevault.adapters.aws.queue import IssueMessage
 
 
 class Directories(Protocol):

@@ -1,0 +1,1 @@
+"""The ACME client side: one directory's session over certbot's ``acme`` package."""

@@ -1,0 +1,132 @@
+"""ACME accounts: vault a directory credential (registering at once), and open sessions on it.
+
+A directory marked lost opens no session: issuance stops with an error telling the operator to
+rotate. That check runs on every issuance, so it is one small read (a DynamoDB GetItem of two
+attributes); it also says when another container rotated the credential, so no container keeps
+using an account or key the CA no longer accepts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from acmevault.adapters.acme.session import AcmeSession, generate_account_key
+from acmevault.domain.directory import DirectoryCredential, DirectoryState
+from acmevault.domain.errors import AcmeVaultError, ConflictError, DirectoryLost
+from acmevault.domain.policy import DirectoryPolicy
+from acmevault.domain.validation import validate_name
+from acmevault.ports import Directories, DirectoryStates, RotationScheduler
+
+log = logging.getLogger(__name__)
+
+SessionFactory = Callable[[DirectoryCredential, str], AcmeSession]
+
+
+class Accounts:
+    """Knows which ACME account belongs to which directory; one session per account per container."""
+
+    def __init__(
+        self,
+        directories: Directories,
+        open_session: SessionFactory = AcmeSession,
+        states: DirectoryStates | None = None,
+        scheduler: RotationScheduler | None = None,
+    ) -> None:
+        self._directories = directories
+        self._open = open_session
+        self._states = states
+        self._scheduler = scheduler
+        # Keyed by the account key too: a key rollover keeps the account URL.
+        self._sessions: dict[tuple[str, str | None, str], AcmeSession] = {}
+        self._generations: dict[str, str | None] = {}
+
+    def vault(self, name: str, credential: DirectoryCredential) -> DirectoryCredential:
+        """Register the account now, so a wrong URL, KID or HMAC is reported while the CA still shows
+        them, and only then store the credential with the new account key and URL."""
+        validate_name(name, "name")
+        if self._directories.exists(name):
+            raise ConflictError(
+                f"directory {name!r} already exists; replace its credential with 'acmevault directory rotate {name}'"
+            )
+        account_key = generate_account_key()
+        session = self._open(credential, account_key)
+        account_url = session.register()
+        stored = credential.with_account(account_key, account_url)
+        self._directories.create(name, stored)
+        self._sessions[(name, account_url, _fingerprint(account_key))] = session
+        log.info("directory vaulted", extra={"directory": name, "account_url": account_url})
+        if self._scheduler is not None:
+            try:
+                self._scheduler.schedule(name)
+            except AcmeVaultError as error:
+                # The credential is vaulted and works; only the automatic key rollover is missing.
+                log.warning(
+                    "directory vaulted, but its rotation schedule could not be set: %s",
+                    error.message,
+                    extra={"directory": name},
+                )
+        return stored
+
+    def require(self, name: str) -> DirectoryCredential:
+        """The directory's current credential; DirectoryNotFound names it when it is missing."""
+        return self._directories.get(name)
+
+    def state(self, name: str) -> DirectoryState:
+        """The directory's status: lost or not, and the secret version the last rotation made current."""
+        return DirectoryState() if self._states is None else self._states.state(name)
+
+    def policy(self, name: str) -> DirectoryPolicy | None:
+        """Who may use the directory, for which names; None: no policy (admins only, any name)."""
+        return None if self._states is None else self._states.policy(name)
+
+    def set_policy(self, name: str, policy: DirectoryPolicy, actor: str) -> None:
+        """Replace the directory's whole policy, noted in its history; DirectoryNotFound when it is not vaulted."""
+        self.require(name)
+        if self._states is None:
+            raise ConflictError("this stack keeps no directory records, so a directory cannot have a policy")
+        self._states.set_policy(name, policy)
+        self._states.add_history(name, {"action": "policy set", "actor": actor, "outcome": "ok", **policy.to_dict()})
+
+    def add_history(self, name: str, entry: dict[str, Any]) -> None:
+        """An entry in the directory's audit history (who, when, what, outcome)."""
+        if self._states is not None:
+            self._states.add_history(name, entry)
+
+    def forget(self, name: str) -> None:
+        """Drop what this container cached about the directory (after a rotation or a revoke)."""
+        self._directories.forget(name)
+        for key in [k for k in self._sessions if k[0] == name]:
+            del self._sessions[key]
+
+    def session(self, name: str) -> AcmeSession:
+        """A session on the directory's current account.
+
+        Raises DirectoryLost when the directory is marked lost, and ConflictError when its secret has no
+        account (written outside acmevault): the issue worker may read credentials, never write them.
+        """
+        state = self.state(name)
+        if state.lost:
+            raise DirectoryLost(name, f"{state.changed_at:%Y-%m-%d %H:%M} UTC" if state.changed_at else None)
+        if state.generation is not None and self._generations.get(name) != state.generation:
+            self._directories.forget(name)  # rotated since this container read it: read the new credential
+        self._generations[name] = state.generation
+        credential = self._directories.get(name)
+        cached = self._sessions.get((name, credential.account_url, _fingerprint(credential.account_key)))
+        if cached is not None:
+            return cached
+        if credential.needs_registration:
+            raise ConflictError(
+                f"directory {name!r} has no ACME account (its secret was written outside acmevault); register "
+                f"one with 'acmevault directory rotate {name} --url URL --eab-kid KID' (HMAC key on stdin)"
+            )
+        assert credential.account_key is not None
+        session = self._open(credential, credential.account_key)
+        self._sessions[(name, credential.account_url, _fingerprint(credential.account_key))] = session
+        return session
+
+
+def _fingerprint(account_key: str | None) -> str:
+    return hashlib.sha256((account_key or "").encode()).hexdigest()[:16]

@@ -1,0 +1,87 @@
+"""The composition root: real adapters from the settings, built once per container."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+
+from acmevault.adapters.aws.acm import AcmImporter
+from acmevault.adapters.aws.directory_table import DirectoryRecords
+from acmevault.adapters.aws.dns import Route53Dns
+from acmevault.adapters.aws.events import EventBridgeEvents
+from acmevault.adapters.aws.kms import KmsKeyVault
+from acmevault.adapters.aws.queue import IssueQueue
+from acmevault.adapters.aws.s3 import S3Store
+from acmevault.adapters.aws.secrets import DirectorySecrets, RotationSchedule, read_json_secret
+from acmevault.adapters.aws.sns import SnsAlerts
+from acmevault.adapters.aws.table import CertificateTable
+from acmevault.adapters.certcentral import CertCentral, CertCentralSettings
+from acmevault.app.accounts import Accounts
+from acmevault.app.issuance import Services
+from acmevault.app.rotation import RotationServices
+from acmevault.composition.config import Settings, settings
+from acmevault.domain.errors import ConfigurationError
+from acmevault.ports import IssueRequests, NoMetrics
+
+
+def build(config: Settings) -> Services:
+    directories = DirectorySecrets(config.secret_prefix, config.kms_key_id, config.region)
+    return Services(
+        directories=directories,
+        accounts=Accounts(
+            directories,
+            states=DirectoryRecords(config.table_name, config.region),
+            scheduler=(
+                RotationSchedule(directories, config.rotation_lambda_arn, config.rotation_schedule)
+                if config.rotation_lambda_arn
+                else None
+            ),
+        ),
+        certificates=CertificateTable(config.table_name, config.region),
+        dns=Route53Dns(),
+        acm=AcmImporter(config.stack_name),
+        files=S3Store(config.bucket_name, config.kms_key_id, config.region),
+        events=EventBridgeEvents(config.event_bus, config.region),
+        alerts=SnsAlerts(config.alert_topic_arn, config.region),
+        keys=KmsKeyVault(config.kms_key_id, config.region),
+        metrics=NoMetrics(),
+        default_acm_regions=config.acm_regions,
+        approval_alert_after=timedelta(hours=config.approval_alert_hours),
+    )
+
+
+@cache
+def services() -> Services:
+    return build(settings())
+
+
+@cache
+def queue() -> IssueQueue:
+    config = settings()
+    if not config.queue_url:
+        raise ConfigurationError("environment variable ACMEVAULT_QUEUE_URL is not set")
+    return IssueQueue(config.queue_url, config.region)
+
+
+def build_rotation(config: Settings, services: Services, issue_queue: IssueRequests) -> RotationServices:
+    """What the rotation use cases need, around the given services (sharing their accounts)."""
+    certcentral_secret = config.certcentral_secret
+
+    def certcentral() -> CertCentral:
+        # Read when a rotation asks for CertCentral, not before: its API key is needed for nothing else.
+        assert certcentral_secret is not None
+        return CertCentral(CertCentralSettings.from_secret(read_json_secret(certcentral_secret, config.region)))
+
+    return RotationServices(
+        services=services,
+        secrets=DirectorySecrets(config.secret_prefix, config.kms_key_id, config.region),
+        records=DirectoryRecords(config.table_name, config.region),
+        queue=issue_queue,
+        keys=S3Store(config.bucket_name, config.kms_key_id, config.region),
+        certcentral=certcentral if certcentral_secret else None,
+    )
+
+
+@cache
+def rotation() -> RotationServices:
+    return build_rotation(settings(), services(), queue())
