@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from botocore.exceptions import ClientError
 
@@ -11,10 +11,21 @@ from acmevault.adapters.aws.clients import client, error_code, translated
 from acmevault.domain.errors import ConflictError
 from acmevault.domain.keys import CertificateBundle
 
+if TYPE_CHECKING:
+    from mypy_boto3_acm.type_defs import TagTypeDef
+
 log = logging.getLogger(__name__)
 REVOKED_TAG = "acmevault:revoked"
 CERTIFICATE_TAG = "acmevault:certificate"
 STACK_TAG = "acmevault:stack"  # the ownership tag: a stack's IAM policy replaces only its own certificates
+
+
+class _Pems(TypedDict):
+    """What every ImportCertificate call sends: the certificate, its key and its chain (PEM)."""
+
+    Certificate: bytes
+    PrivateKey: bytes
+    CertificateChain: bytes
 
 
 class AcmImporter:
@@ -28,7 +39,7 @@ class AcmImporter:
         refuses a mismatch, moto does not, so we never rely on ACM to catch it.
         """
         acm = client("acm", region)
-        args: dict[str, Any] = {
+        args: _Pems = {
             "Certificate": bundle.certificate_pem.encode(),
             "PrivateKey": bundle.private_key_pem.encode(),
             "CertificateChain": bundle.chain_pem.encode(),
@@ -46,7 +57,7 @@ class AcmImporter:
                         extra={"certificate": name, "region": region, "arn": arn},
                     )
             # Tags only on the first import: ACM refuses them on a re-import (CertificateArn given).
-            tags = [{"Key": CERTIFICATE_TAG, "Value": name}]
+            tags: list[TagTypeDef] = [{"Key": CERTIFICATE_TAG, "Value": name}]
             if self._stack:
                 tags.append({"Key": STACK_TAG, "Value": self._stack})
             return str(acm.import_certificate(Tags=tags, **args)["CertificateArn"])

@@ -2,6 +2,10 @@
 
 boto3 reads AWS_ENDPOINT_URL itself, which is how the local stack (moto) is reached:
 no endpoint or test switch is passed here.
+
+Each service acmevault calls has an overload naming its client class from the boto3 stubs
+(mypy_boto3_*, development dependencies only: imported for the type checker, never at run time),
+so every call and response is type-checked; a service without an overload does not type-check.
 """
 
 from __future__ import annotations
@@ -11,13 +15,26 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, EndpointConnectionError
 
 from acmevault.domain.errors import AcmeVaultError, AwsError, AwsUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_acm import ACMClient
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sts import STSClient
 
 _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
@@ -46,18 +63,41 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
+@overload
+def client(service: Literal["acm"], region: str | None = None) -> ACMClient: ...
+@overload
+def client(service: Literal["cloudformation"], region: str | None = None) -> CloudFormationClient: ...
+@overload
+def client(service: Literal["dynamodb"], region: str | None = None) -> DynamoDBClient: ...
+@overload
+def client(service: Literal["events"], region: str | None = None) -> EventBridgeClient: ...
+@overload
+def client(service: Literal["kms"], region: str | None = None) -> KMSClient: ...
+@overload
+def client(service: Literal["route53"], region: str | None = None) -> Route53Client: ...
+@overload
+def client(service: Literal["s3"], region: str | None = None) -> S3Client: ...
+@overload
+def client(service: Literal["secretsmanager"], region: str | None = None) -> SecretsManagerClient: ...
+@overload
+def client(service: Literal["sns"], region: str | None = None) -> SNSClient: ...
+@overload
+def client(service: Literal["sqs"], region: str | None = None) -> SQSClient: ...
+@overload
+def client(service: Literal["sts"], region: str | None = None) -> STSClient: ...
 @cache
 def client(service: str, region: str | None = None) -> Any:
+    """The client for ``service`` in ``region`` (None: the configured region), one per container."""
     return _session().client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
 
 
 ROLE_SESSION_NAME = "acmevault"  # what the other account's CloudTrail shows
 _RENEW_BEFORE_EXPIRY = 300.0  # seconds: a client is never handed out with credentials about to lapse
-_assumed: dict[tuple[str, str, str | None], tuple[Any, float]] = {}
+_assumed: dict[tuple[str, str, str | None], tuple[Route53Client, float]] = {}
 _assumed_lock = threading.Lock()
 
 
-def assumed_client(service: str, role_arn: str, region: str | None = None) -> Any:
+def assumed_client(service: Literal["route53"], role_arn: str, region: str | None = None) -> Route53Client:
     """A client acting as ``role_arn`` (STS AssumeRole, e.g. Route 53 zones in another account), built
     again shortly before its credentials expire. Raises botocore's ClientError when the role cannot be
     assumed: the caller says what it needed the role for."""
@@ -66,9 +106,9 @@ def assumed_client(service: str, role_arn: str, region: str | None = None) -> An
         cached = _assumed.get(key)
         if cached is not None and cached[1] - time.time() > _RENEW_BEFORE_EXPIRY:
             return cached[0]
-        credentials = client("sts", region).assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME)
-        credentials = credentials["Credentials"]
-        built = _session().client(  # type: ignore[call-overload]
+        assumed = client("sts", region).assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME)
+        credentials = assumed["Credentials"]
+        built = _session().client(
             service,
             region_name=region,
             config=_CONFIG,
@@ -87,6 +127,7 @@ def forget_assumed_clients() -> None:
 
 
 def error_code(error: ClientError) -> str:
+    """The error code AWS answered with (``ResourceNotFoundException``, ...); "" when there is none."""
     return str(error.response.get("Error", {}).get("Code", ""))
 
 

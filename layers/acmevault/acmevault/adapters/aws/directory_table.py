@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -24,6 +24,10 @@ from acmevault.adapters.aws.items import deserialize, iso, parse_time, to_item
 from acmevault.domain.directory import DirectoryState, DirectoryStatus, Rotation, RotationKind
 from acmevault.domain.errors import ConflictError
 from acmevault.domain.policy import DirectoryPolicy
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 DIR_PK = "DIR"
 HISTORY_PK = "DIRHIST#"  # + directory name
@@ -92,7 +96,7 @@ class DirectoryRecords:
         self._region = region
 
     @property
-    def _ddb(self) -> Any:
+    def _ddb(self) -> DynamoDBClient:
         return client("dynamodb", self._region)
 
     # -- status: read on every issuance, so one small consistent GetItem -----------------------
@@ -239,7 +243,7 @@ class DirectoryRecords:
         condition = "pk = :pk" + (" AND sk = :sk" if certificate else "")
         values = {":pk": REVOCATION_PK + name, ":sk": certificate}
         entries: list[dict[str, Any]] = []
-        args: dict[str, Any] = {
+        args: QueryInputTypeDef = {
             "TableName": self.table_name,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": to_item(values),

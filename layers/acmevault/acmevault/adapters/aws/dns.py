@@ -9,12 +9,17 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from acmevault.adapters.aws.clients import assumed_client, client, error_code, translated
 from acmevault.domain.errors import AwsUnavailable, DnsError
+
+if TYPE_CHECKING:
+    from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_route53.literals import ChangeActionType
+    from mypy_boto3_route53.type_defs import ChangeBatchTypeDef
 
 TTL = 60
 _DENIED = ("AccessDenied", "AccessDeniedException")
@@ -43,7 +48,7 @@ class Route53Dns:
         # must win the longest match) is seen by the next certificate, also in a warm container.
         self._zones: dict[str | None, list[tuple[str, str]]] = {}
 
-    def _r53(self, role_arn: str | None) -> Any:
+    def _r53(self, role_arn: str | None) -> Route53Client:
         if role_arn is None:
             return client("route53")
         with translated(f"assuming role {role_arn} for Route 53"):
@@ -111,9 +116,11 @@ class Route53Dns:
                 return [str(r["Value"]) for r in record.get("ResourceRecords", [])]
         return []
 
-    def _change(self, zone: str, action: str, names: dict[str, list[str]], role_arn: str | None) -> tuple[str, str]:
+    def _change(
+        self, zone: str, action: ChangeActionType, names: dict[str, list[str]], role_arn: str | None
+    ) -> tuple[str, str]:
         """One change batch for all the records of an order in one zone."""
-        batch = {
+        batch: ChangeBatchTypeDef = {
             "Comment": "acmevault dns-01",
             "Changes": [
                 {

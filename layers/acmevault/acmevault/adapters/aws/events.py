@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acmevault.adapters.aws.clients import client, translated
+
+if TYPE_CHECKING:
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 log = logging.getLogger(__name__)
 SOURCE = "acmevault"
@@ -18,7 +21,12 @@ class EventBridgeEvents:
         self._region = region
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        entry = {"Source": SOURCE, "DetailType": detail_type, "Detail": json.dumps(detail), "EventBusName": self._bus}
+        entry: PutEventsRequestEntryTypeDef = {
+            "Source": SOURCE,
+            "DetailType": detail_type,
+            "Detail": json.dumps(detail),
+            "EventBusName": self._bus,
+        }
         with translated(f"publishing the event {detail_type!r}"):
             response = client("events", self._region).put_events(Entries=[entry])
         if response.get("FailedEntryCount"):

@@ -6,11 +6,14 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acmevault.adapters.aws.clients import client, translated
 from acmevault.domain.errors import AwsUnavailable, ValidationError
 from acmevault.domain.validation import validate_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 _SERIAL = re.compile(r"\A[0-9a-f]{1,64}\Z", re.ASCII)
 _REASON = re.compile(r"\A[ -~]{1,100}\Z", re.ASCII)  # it is logged and shown: one line of plain text
@@ -76,7 +79,7 @@ class IssueQueue:
             if name is not None:
                 batch.append(name)
             if batch and (len(batch) == 10 or name is None):
-                entries = [
+                entries: list[SendMessageBatchRequestEntryTypeDef] = [
                     {"Id": str(i), "MessageBody": json.dumps(_body(n, reason, serials))} for i, n in enumerate(batch)
                 ]
                 with translated("queueing certificates for issuance"):

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from acmevault.adapters.aws.clients import client, error_code, translated
 from acmevault.domain.errors import ConflictError
 from acmevault.domain.keys import CertificateBundle
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+    from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
 
 
 def prefix_for(name: str) -> str:
@@ -38,20 +42,11 @@ class S3Store:
             "fullchain.pem": bundle.fullchain_pem,
             "privkey.pem": bundle.private_key_pem,
         }
-        encryption: dict[str, str] = {"ServerSideEncryption": "aws:kms"}
-        if self._kms_key_id:
-            encryption["SSEKMSKeyId"] = self._kms_key_id
 
         def put(filename: str) -> str:
             content_type = "application/json" if filename.endswith(".json") else "application/x-pem-file"
             with translated(f"writing s3://{self.bucket}/{prefix}{filename}"):
-                response = s3.put_object(
-                    Bucket=self.bucket,
-                    Key=prefix + filename,
-                    Body=files[filename].encode(),
-                    ContentType=content_type,
-                    **encryption,
-                )
+                response = s3.put_object(**self._object(prefix + filename, files[filename], content_type))
             return str(response.get("VersionId", ""))
 
         with ThreadPoolExecutor(max_workers=len(files)) as pool:
@@ -74,17 +69,22 @@ class S3Store:
         current = self._get(key)
         metadata = json.loads(current) if current else {"name": name}
         metadata["revoked"] = revoked
-        encryption: dict[str, str] = {"ServerSideEncryption": "aws:kms"}
-        if self._kms_key_id:
-            encryption["SSEKMSKeyId"] = self._kms_key_id
+        body = json.dumps(metadata, indent=2, sort_keys=True) + "\n"
         with translated(f"writing s3://{self.bucket}/{key}"):
-            client("s3", self._region).put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=(json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode(),
-                ContentType="application/json",
-                **encryption,
-            )
+            client("s3", self._region).put_object(**self._object(key, body, "application/json"))
+
+    def _object(self, key: str, body: str, content_type: str) -> PutObjectRequestTypeDef:
+        """A PutObject request: every object is encrypted with KMS (the stack's key when one is set)."""
+        request: PutObjectRequestTypeDef = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "Body": body.encode(),
+            "ContentType": content_type,
+            "ServerSideEncryption": "aws:kms",
+        }
+        if self._kms_key_id:
+            request["SSEKMSKeyId"] = self._kms_key_id
+        return request
 
     def _get(self, key: str) -> str | None:
         with translated(f"reading s3://{self.bucket}/{key}"):
@@ -118,7 +118,7 @@ class S3Store:
         return None
 
 
-def _spki(public_key: Any) -> bytes:
+def _spki(public_key: PublicKeyTypes) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
-    return bytes(public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

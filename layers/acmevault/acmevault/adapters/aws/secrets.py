@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -13,6 +13,14 @@ from acmevault.domain.directory import DirectoryCredential
 from acmevault.domain.errors import ConfigurationError, ConflictError, DirectoryNotFound, ValidationError
 from acmevault.domain.quoting import quoted
 from acmevault.domain.validation import validate_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_secretsmanager.type_defs import (
+        CreateSecretRequestTypeDef,
+        DescribeSecretResponseTypeDef,
+        UpdateSecretVersionStageRequestTypeDef,
+    )
 
 CACHE_SECONDS = 300.0
 
@@ -26,7 +34,7 @@ class DirectorySecrets:
         self._cache: dict[str, tuple[float, DirectoryCredential]] = {}
 
     @property
-    def _sm(self) -> Any:
+    def _sm(self) -> SecretsManagerClient:
         return client("secretsmanager", self._region)
 
     def secret_id(self, name: str) -> str:
@@ -59,7 +67,7 @@ class DirectorySecrets:
         return True
 
     def create(self, name: str, credential: DirectoryCredential) -> None:
-        args: dict[str, Any] = {
+        args: CreateSecretRequestTypeDef = {
             "Name": self.secret_id(name),
             "SecretString": json.dumps(credential.to_secret()),
             "Description": f"acmevault ACME directory credential {name}",
@@ -97,17 +105,11 @@ class DirectorySecrets:
 
     def describe(self, name: str) -> dict[str, Any]:
         """Version stages and dates of a directory secret: metadata only, no values."""
-        with translated(f"describing directory {name!r}"):
-            try:
-                response = self._sm.describe_secret(SecretId=self.secret_id(name))
-            except ClientError as error:
-                if error_code(error) == "ResourceNotFoundException":
-                    raise DirectoryNotFound(name) from None
-                raise
+        response = self._describe(name)
         dates = {
-            k: response[v].isoformat()
-            for k, v in (("created", "CreatedDate"), ("changed", "LastChangedDate"))
-            if v in response
+            k: v.isoformat()
+            for k, v in (("created", response.get("CreatedDate")), ("changed", response.get("LastChangedDate")))
+            if v is not None
         }
         return {**dates, "versions": dict(response.get("VersionIdsToStages", {}).items())}
 
@@ -178,10 +180,14 @@ class DirectorySecrets:
         current = self.version_with(name, "AWSCURRENT")
         with translated(f"making the new credential of directory {name!r} current"):
             if current != version_id:
-                args: dict[str, Any] = {"RemoveFromVersionId": current} if current else {}
-                self._sm.update_secret_version_stage(
-                    SecretId=self.secret_id(name), VersionStage="AWSCURRENT", MoveToVersionId=version_id, **args
-                )
+                move: UpdateSecretVersionStageRequestTypeDef = {
+                    "SecretId": self.secret_id(name),
+                    "VersionStage": "AWSCURRENT",
+                    "MoveToVersionId": version_id,
+                }
+                if current:
+                    move["RemoveFromVersionId"] = current
+                self._sm.update_secret_version_stage(**move)
         if "AWSPENDING" in self.stages(name).get(version_id, ()):
             self.remove_stage(name, "AWSPENDING", version_id)
         self.forget(name)
@@ -197,7 +203,7 @@ class DirectorySecrets:
                 RotateImmediately=False,
             )
 
-    def _describe(self, name: str) -> Any:
+    def _describe(self, name: str) -> DescribeSecretResponseTypeDef:
         with translated(f"describing directory {name!r}"):
             try:
                 return self._sm.describe_secret(SecretId=self.secret_id(name))

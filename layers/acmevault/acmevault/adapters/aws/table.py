@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -37,6 +37,10 @@ from acmevault.domain.certificate import (
     Status,
 )
 from acmevault.domain.errors import CertificateNotFound, LeaseHeld, LeaseLost, SpecChanged
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef
 
 CERT_PK = "CERT"
 DUE_INDEX = "due"
@@ -122,7 +126,7 @@ class CertificateTable:
         self._region = region
 
     @property
-    def _ddb(self) -> Any:
+    def _ddb(self) -> DynamoDBClient:
         return client("dynamodb", self._region)
 
     def get(self, name: str) -> Certificate:
@@ -276,7 +280,7 @@ class CertificateTable:
 
     def list(self, limit: int = 100, after: str | None = None) -> tuple[list[Certificate], str | None]:
         """One page of certificates in name order, and the name to continue after."""
-        args: dict[str, Any] = {
+        args: QueryInputTypeDef = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": _to_item({":pk": CERT_PK}),
@@ -308,7 +312,7 @@ class CertificateTable:
     def _names_before(self, index: str, sort_key: str, now: datetime, action: str) -> Iterator[str]:
         """A keys-only query per shard of a sparse index, paged: its cost grows with what it finds."""
         for shard in range(DUE_SHARDS):
-            args: dict[str, Any] = {
+            args: QueryInputTypeDef = {
                 "TableName": self.table_name,
                 "IndexName": index,
                 "KeyConditionExpression": f"due_pk = :shard AND {sort_key} <= :now",
