@@ -527,9 +527,9 @@ def _secrets_cls() -> Any:
 
 
 def _records_cls() -> Any:
-    from acmevault.adapters.aws.directory_table import DirectoryRecords
+    from acmevault.adapters.aws.directory_table import DynamoDirectoryRecords
 
-    return DirectoryRecords
+    return DynamoDirectoryRecords
 
 
 KILL_POINTS = {

@@ -6,13 +6,13 @@ from datetime import timedelta
 from functools import cache
 
 from acmevault.adapters.aws.acm import AcmImporter
-from acmevault.adapters.aws.directory_table import DirectoryRecords
+from acmevault.adapters.aws.directory_table import DynamoDirectoryRecords
 from acmevault.adapters.aws.dns import Route53Dns
 from acmevault.adapters.aws.events import EventBridgeEvents
 from acmevault.adapters.aws.kms import KmsKeyVault
 from acmevault.adapters.aws.queue import IssueQueue
 from acmevault.adapters.aws.s3 import S3Store
-from acmevault.adapters.aws.secrets import DirectorySecrets, RotationSchedule, read_json_secret
+from acmevault.adapters.aws.secrets import DirectorySecrets, SecretsManagerRotationSchedule, read_json_secret
 from acmevault.adapters.aws.sns import SnsAlerts
 from acmevault.adapters.aws.table import CertificateTable
 from acmevault.adapters.certcentral import CertCentral, CertCentralSettings
@@ -30,9 +30,9 @@ def build(config: Settings) -> Services:
         directories=directories,
         accounts=Accounts(
             directories,
-            states=DirectoryRecords(config.table_name, config.region),
+            states=DynamoDirectoryRecords(config.table_name, config.region),
             scheduler=(
-                RotationSchedule(directories, config.rotation_lambda_arn, config.rotation_schedule)
+                SecretsManagerRotationSchedule(directories, config.rotation_lambda_arn, config.rotation_schedule)
                 if config.rotation_lambda_arn
                 else None
             ),
@@ -75,7 +75,7 @@ def build_rotation(config: Settings, services: Services, issue_queue: IssueReque
     return RotationServices(
         services=services,
         secrets=DirectorySecrets(config.secret_prefix, config.kms_key_id, config.region),
-        records=DirectoryRecords(config.table_name, config.region),
+        records=DynamoDirectoryRecords(config.table_name, config.region),
         queue=issue_queue,
         keys=S3Store(config.bucket_name, config.kms_key_id, config.region),
         certcentral=certcentral if certcentral_secret else None,

@@ -90,7 +90,7 @@ def rotation_from_map(data: dict[str, Any]) -> Rotation:
     )
 
 
-class DirectoryRecords:
+class DynamoDirectoryRecords:
     def __init__(self, table_name: str, region: str | None = None) -> None:
         self.table_name = table_name
         self._region = region

@@ -213,7 +213,7 @@ class DirectorySecrets:
                 raise
 
 
-class RotationSchedule:
+class SecretsManagerRotationSchedule:
     """Schedules each newly vaulted directory for rotation (account key rollover) by acmevault's function."""
 
     def __init__(self, secrets: DirectorySecrets, lambda_arn: str, schedule_expression: str) -> None:
