@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from acmevault.adapters.aws.clients import client, error_code, translated
+from acmevault.adapters.aws.cloudformation import describe_stack
 from acmevault.domain.errors import ConfigurationError
-from botocore.exceptions import ClientError
 
 LOCAL_STACK_NAME = "acmevault-local"
 
@@ -42,30 +40,19 @@ STACK_OUTPUTS = (
 )
 
 
-def describe(stack: str, region: str) -> dict[str, Any]:
-    """The stack as DescribeStacks reports it; ConfigurationError when there is no such stack."""
-    with translated(f"reading the outputs of stack {stack!r} in {region}"):
-        try:
-            described = client("cloudformation", region).describe_stacks(StackName=stack)
-        except ClientError as error:
-            # CloudFormation's answer for a stack that is not there: ValidationError "... does not exist".
-            if error_code(error) != "ValidationError":
-                raise
-            raise ConfigurationError(
-                f"stack {stack!r} does not exist in {region}; deploy it with 'sam deploy --guided', "
-                "or name its region with --region"
-            ) from None
-    return dict(described["Stacks"][0])
-
-
 def environment(stack: str, region: str) -> dict[str, str]:
     """The variables that point acmevault at ``stack``; names every required output it lacks."""
-    described = describe(stack, region)
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    described = describe_stack(stack, region)
+    if described is None:
+        raise ConfigurationError(
+            f"stack {stack!r} does not exist in {region}; deploy it with 'sam deploy --guided', "
+            "or name its region with --region"
+        )
+    outputs = described.outputs
     missing = [o for o in STACK_OUTPUTS if o.required and not outputs.get(o.key)]
     if missing:
         names = ", ".join(f"{o.key} ({o.meaning})" for o in missing)
-        status = str(described.get("StackStatus", ""))
+        status = described.status
         # Never deployed (a change set not executed, a first deployment failed or under way): no outputs at all.
         if status != "CREATE_COMPLETE" and status.startswith(("CREATE_", "ROLLBACK_", "REVIEW_", "DELETE_")):
             raise ConfigurationError(
@@ -77,7 +64,7 @@ def environment(stack: str, region: str) -> dict[str, str]:
         )
     found = {o.variable: outputs[o.key] for o in STACK_OUTPUTS if outputs.get(o.key)}
     # The stack's own name: ACM imports carry it in their ownership tag, which IAM's conditions check.
-    named = {"ACMEVAULT_STACK_NAME": str(described.get("StackName") or stack)}
+    named = {"ACMEVAULT_STACK_NAME": described.name}
     return {**found, **named, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
 
 
