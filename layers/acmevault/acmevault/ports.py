@@ -1,4 +1,11 @@
-"""The interfaces use cases talk to. Adapters in acmevault.adapters.aws implement them over boto3."""
+"""The interfaces use cases talk to. Adapters in acmevault.adapters.aws implement them over boto3.
+
+What they raise is acmevault's own errors (acmevault.domain.errors), never a vendor's: each method names
+the errors it raises on purpose (DirectoryNotFound, ConflictError, LeaseHeld, ...). Besides those, any
+method of a port kept in AWS may raise AwsUnavailable (an UnavailableError: AWS cannot be reached,
+throttles or fails; try again later) and AwsError (AWS refused the request: access denied, a bad
+parameter). Names are checked before they are used: a name that is not one raises ValidationError.
+"""
 
 from __future__ import annotations
 
@@ -16,154 +23,353 @@ if TYPE_CHECKING:
 
 
 class Directories(Protocol):
-    def get(self, name: str, stage: str = "AWSCURRENT") -> DirectoryCredential: ...
-    def exists(self, name: str) -> bool: ...
-    def create(self, name: str, credential: DirectoryCredential) -> None: ...
-    def put_current(self, name: str, credential: DirectoryCredential) -> None: ...
-    def list(self) -> list[str]: ...
-    def describe(self, name: str) -> dict[str, Any]: ...
-    def forget(self, name: str) -> None: ...
+    """The vaulted ACME directory credentials, one secret per directory (cached briefly per container)."""
+
+    def get(self, name: str, stage: str = "AWSCURRENT") -> DirectoryCredential:
+        """The credential at ``stage``. DirectoryNotFound when the directory is not vaulted; ValidationError
+        when its secret is not a credential (not JSON, an unknown field, ...)."""
+        ...
+
+    def exists(self, name: str) -> bool:
+        """Whether the directory is vaulted (ValidationError, as ``get``, when its secret is not a credential)."""
+        ...
+
+    def create(self, name: str, credential: DirectoryCredential) -> None:
+        """Vault a new directory; ConflictError when one of that name exists already."""
+        ...
+
+    def list(self) -> list[str]:
+        """The names of the vaulted directories, sorted."""
+        ...
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """Metadata, never a value: when the secret was created and changed, and its versions with their
+        staging labels. DirectoryNotFound when the directory is not vaulted."""
+        ...
+
+    def forget(self, name: str) -> None:
+        """Drop what this container cached of the directory: the next ``get`` reads it again. Never raises."""
+        ...
 
 
 class Certificates(Protocol):
-    def get(self, name: str) -> Certificate: ...
-    def put_spec(self, spec: CertificateSpec, now: datetime) -> Certificate: ...
+    """The certificate inventory: each certificate's spec and state, its lease, and its audit history."""
+
+    def get(self, name: str) -> Certificate:
+        """The certificate as stored now (a consistent read); CertificateNotFound when it is not defined."""
+        ...
+
+    def put_spec(self, spec: CertificateSpec, now: datetime) -> Certificate:
+        """Define the certificate (pending, due at once), or change its spec and keep its state; never raises
+        on purpose."""
+        ...
+
     def save_state(
         self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
     ) -> None:
         """Replace the state; with ``owner``, only while that lease holds it (else LeaseLost); with
-        ``spec_digest``, only while the stored spec is that one (else SpecChanged)."""
+        ``spec_digest``, only while the stored spec is that one (else SpecChanged). CertificateNotFound
+        when the certificate is not defined."""
         ...
 
-    def mark_due(self, name: str, now: datetime) -> None: ...
-    def list(self, limit: int = 100, after: str | None = None) -> tuple[list[Certificate], str | None]: ...
-    def all(self) -> Iterator[Certificate]: ...
-    def due(self, now: datetime) -> Iterator[str]: ...
-    def expiring(self, now: datetime) -> Iterator[str]: ...
-    def postpone_alert(self, name: str, until: datetime) -> None: ...
-    def acquire_lease(self, name: str, owner: str, now: datetime, seconds: float) -> None: ...
-    def release_lease(self, name: str, owner: str) -> None: ...
-    def delete(self, name: str) -> None: ...
-    def add_history(self, name: str, entry: dict[str, Any]) -> None: ...
-    def history(self, name: str, limit: int = 20) -> tuple[dict[str, Any], ...]: ...
+    def mark_due(self, name: str, now: datetime) -> None:
+        """Make the certificate due now, so the next sweep renews it; CertificateNotFound when it is not defined."""
+        ...
+
+    def list(self, limit: int = 100, after: str | None = None) -> tuple[list[Certificate], str | None]:
+        """Up to ``limit`` certificates in name order after the name ``after``, and the name to continue after
+        (None on the last page)."""
+        ...
+
+    def all(self) -> Iterator[Certificate]:
+        """Every certificate in name order, read a page at a time."""
+        ...
+
+    def due(self, now: datetime) -> Iterator[str]:
+        """The names of the certificates due at ``now`` (to renew, to ask ARI again, or to retry)."""
+        ...
+
+    def expiring(self, now: datetime) -> Iterator[str]:
+        """The names of the certificates past their alert time at ``now``: close to expiry, not renewed."""
+        ...
+
+    def postpone_alert(self, name: str, until: datetime) -> None:
+        """Tell people about the expiring certificate again at ``until``, not before; nothing when it has no
+        alert time any more (revoked or deleted since)."""
+        ...
+
+    def acquire_lease(self, name: str, owner: str, now: datetime, seconds: float) -> None:
+        """Hold the certificate for ``seconds`` as ``owner`` (one order at a time per certificate); the holder may
+        renew it, and an expired lease is taken over. LeaseHeld while another owner holds it; CertificateNotFound
+        when the certificate is not defined."""
+        ...
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Let go of ``owner``'s lease; nothing when another owner holds it now (it ran out). Never raises on
+        purpose."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Forget the certificate's spec and state (its history stays); CertificateNotFound when it is not
+        defined."""
+        ...
+
+    def add_history(self, name: str, entry: dict[str, Any]) -> None:
+        """Append an audit entry (what happened and when; never a secret) to the certificate's history."""
+        ...
+
+    def history(self, name: str, limit: int = 20) -> tuple[dict[str, Any], ...]:
+        """The newest ``limit`` history entries, newest first (none for an unknown certificate)."""
+        ...
 
 
 class Dns(Protocol):
-    """dns-01 TXT records as (zone id, record name, value); ``role_arn``: zones in another account."""
+    """dns-01 TXT records as (zone id, record name, value); ``role_arn``: zones in another account.
 
-    def zone_for(self, domain: str, hosted_zone_id: str | None = None, role_arn: str | None = None) -> str: ...
-    def publish(
-        self, records: Iterable[tuple[str, str, str]], deadline: float, role_arn: str | None = None
-    ) -> None: ...
-    def remove(self, records: Iterable[tuple[str, str, str]], role_arn: str | None = None) -> None: ...
+    DnsError when Route 53 denies access (to the role in another account too) or rejects a change."""
+
+    def zone_for(self, domain: str, hosted_zone_id: str | None = None, role_arn: str | None = None) -> str:
+        """``hosted_zone_id`` when given, else the id of the public zone with the longest name that holds
+        ``domain``; DnsError when there is none."""
+        ...
+
+    def publish(self, records: Iterable[tuple[str, str, str]], deadline: float, role_arn: str | None = None) -> None:
+        """Write the records and wait until the DNS serves them; DnsError when a zone refuses them, AwsUnavailable
+        when they are not served by ``deadline`` (time.monotonic()): the next attempt resumes."""
+        ...
+
+    def remove(self, records: Iterable[tuple[str, str, str]], role_arn: str | None = None) -> None:
+        """Delete the records; one already gone (or refused) is skipped, so a DnsError never comes out of it."""
+        ...
+
     def caa_values(self, zone: str, name: str, role_arn: str | None = None) -> list[str]:
         """The CAA values at exactly ``name`` in the zone ([] when it has none)."""
         ...
 
 
 class CertificateManager(Protocol):
-    def import_certificate(self, region: str, name: str, bundle: CertificateBundle, arn: str | None) -> str: ...
-    def mark_revoked(self, region: str, arn: str, reason: str) -> None: ...
-    def clear_revoked(self, region: str, arn: str) -> None: ...
+    """Where certificates are served from: ACM, in each region a certificate names."""
+
+    def import_certificate(self, region: str, name: str, bundle: CertificateBundle, arn: str | None) -> str:
+        """Import the bundle into ``region`` and return its ARN: into ``arn`` when given (an ARN deleted meanwhile
+        is imported anew). AwsError when ACM refuses it (another stack's certificate, a bad bundle)."""
+        ...
+
+    def mark_revoked(self, region: str, arn: str, reason: str) -> None:
+        """Tag the certificate at ``arn`` as revoked, for whoever attaches it; nothing when it is gone."""
+        ...
+
+    def clear_revoked(self, region: str, arn: str) -> None:
+        """Drop the revoked tag once a new certificate was imported into the same ARN."""
+        ...
+
     def delete_certificate(self, region: str, arn: str) -> None:
-        """Delete an ACM certificate; ConflictError while something still uses it."""
+        """Delete an ACM certificate; ConflictError while something still uses it; nothing when it is gone."""
         ...
 
 
 class Files(Protocol):
-    def put_bundle(self, name: str, bundle: CertificateBundle, metadata: dict[str, Any]) -> dict[str, str]: ...
-    def get_certificate_pem(self, name: str) -> str: ...
-    def mark_revoked(self, name: str, revoked: dict[str, Any]) -> None: ...
-    def find_private_key(self, name: str, certificate_pem: str) -> str | None: ...
+    """The certificate files people and systems fetch (S3): PEMs and a metadata document per certificate."""
+
+    def put_bundle(self, name: str, bundle: CertificateBundle, metadata: dict[str, Any]) -> dict[str, str]:
+        """Write the certificate, chain, full chain, key and then the metadata naming them; return each file's
+        version id."""
+        ...
+
+    def get_certificate_pem(self, name: str) -> str:
+        """The certificate served now (leaf, PEM); ConflictError when none was written yet."""
+        ...
+
+    def mark_revoked(self, name: str, revoked: dict[str, Any]) -> None:
+        """Record the revocation in the metadata; the files stay."""
+        ...
+
+    def find_private_key(self, name: str, certificate_pem: str) -> str | None:
+        """The private key of an earlier certificate of ``name`` (PEM); None when no kept version matches."""
+        ...
 
 
 class Events(Protocol):
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+    """Events for systems to subscribe to (EventBridge, source "acmevault")."""
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        """Send one event; an event the bus took but did not deliver is logged, not raised."""
+        ...
 
 
 class Alerts(Protocol):
-    def notify(self, subject: str, message: str) -> None: ...
+    """Messages for people (an SNS topic): failures, certificates close to expiry, a directory marked lost."""
+
+    def notify(self, subject: str, message: str) -> None:
+        """Send the alert; nothing when no topic is configured."""
+        ...
 
 
 class KeyVault(Protocol):
-    def encrypt(self, name: str, plaintext: str) -> bytes | None: ...
-    def decrypt(self, name: str, ciphertext: bytes) -> str: ...
+    """Encrypts the private keys that are kept in the table for a while (an order in flight, a lagging region)."""
+
+    def encrypt(self, name: str, plaintext: str) -> bytes | None:
+        """``plaintext`` encrypted for certificate ``name``; None when no key is configured (then nothing is kept)."""
+        ...
+
+    def decrypt(self, name: str, ciphertext: bytes) -> str:
+        """What ``encrypt`` encrypted for ``name``; AwsError when it was encrypted for another certificate."""
+        ...
 
 
 class Metrics(Protocol):
-    def certificate_issued(self, name: str, days_to_expiry: float) -> None: ...
-    def renewal_failed(self, name: str) -> None: ...
-    def certificate_expiring(self, name: str, days_to_expiry: float) -> None: ...
-    def sweep_done(self, queued: int, expiring: int) -> None: ...
+    """Numbers for dashboards and alarms (CloudWatch); none raises on purpose."""
+
+    def certificate_issued(self, name: str, days_to_expiry: float) -> None:
+        """A certificate was issued (or renewed) and now expires in ``days_to_expiry`` days."""
+        ...
+
+    def renewal_failed(self, name: str) -> None:
+        """An issuance or renewal of ``name`` failed."""
+        ...
+
+    def certificate_expiring(self, name: str, days_to_expiry: float) -> None:
+        """``name`` is close to expiry and still not renewed."""
+        ...
+
+    def sweep_done(self, queued: int, expiring: int) -> None:
+        """A sweep queued ``queued`` certificates and found ``expiring`` close to expiry."""
+        ...
 
 
 class NoMetrics:
     """For the command line: metrics are a Lambda concern (CloudWatch embedded metric format)."""
 
     def certificate_issued(self, name: str, days_to_expiry: float) -> None:
-        pass
+        """Nothing: no metrics outside Lambda."""
 
     def renewal_failed(self, name: str) -> None:
-        pass
+        """Nothing: no metrics outside Lambda."""
 
     def certificate_expiring(self, name: str, days_to_expiry: float) -> None:
-        pass
+        """Nothing: no metrics outside Lambda."""
 
     def sweep_done(self, queued: int, expiring: int) -> None:
-        pass
+        """Nothing: no metrics outside Lambda."""
 
 
 class DirectoryStates(Protocol):
     """A directory's status beside its secret (lost or not, and the version the last rotation made current),
     its access policy, and its audit history."""
 
-    def state(self, name: str) -> DirectoryState: ...
-    def policy(self, name: str) -> DirectoryPolicy | None: ...
-    def set_policy(self, name: str, policy: DirectoryPolicy) -> None: ...
-    def add_history(self, name: str, entry: dict[str, Any]) -> None: ...
+    def state(self, name: str) -> DirectoryState:
+        """The directory's state (a consistent read); active, with nothing else, when none was recorded."""
+        ...
+
+    def policy(self, name: str) -> DirectoryPolicy | None:
+        """The directory's access policy; None when it has none (then only admins may use it)."""
+        ...
+
+    def set_policy(self, name: str, policy: DirectoryPolicy) -> None:
+        """Replace the directory's whole policy (its other records are left as they are)."""
+        ...
+
+    def add_history(self, name: str, entry: dict[str, Any]) -> None:
+        """Append an audit entry (who, when, what, outcome; never a secret) to the directory's history."""
+        ...
 
 
 class DirectoryRecords(DirectoryStates, Protocol):
     """Status, rotation progress, audit history and revocations to come, for the rotation use cases."""
 
-    def set_state(self, name: str, state: DirectoryState) -> None: ...
-    def rotation(self, name: str) -> Rotation | None: ...
-    def save_rotation(self, name: str, rotation: Rotation) -> None: ...
-    def history(self, name: str, limit: int = 50) -> list[dict[str, Any]]: ...
-    def add_revocation(self, name: str, certificate: str, entry: dict[str, Any]) -> None: ...
-    def revocations(self, name: str, certificate: str | None = None) -> list[dict[str, Any]]: ...
-    def settle_revocation(self, name: str, certificate: str, state: str, **detail: Any) -> None: ...
+    def set_state(self, name: str, state: DirectoryState) -> None:
+        """Replace the directory's state (status, who changed it and when, generation)."""
+        ...
+
+    def rotation(self, name: str) -> Rotation | None:
+        """The rotation in progress, or the last one finished; None when the directory was never rotated."""
+        ...
+
+    def save_rotation(self, name: str, rotation: Rotation) -> None:
+        """Record the rotation's progress; ConflictError while another, unfinished rotation is recorded."""
+        ...
+
+    def history(self, name: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest ``limit`` audit entries of the directory, newest first."""
+        ...
+
+    def add_revocation(self, name: str, certificate: str, entry: dict[str, Any]) -> None:
+        """Remember a certificate of the replaced account to revoke later ("waiting"); an entry already there (a
+        resumed rotation) is kept as it is."""
+        ...
+
+    def revocations(self, name: str, certificate: str | None = None) -> list[dict[str, Any]]:
+        """The directory's revocation entries (or ``certificate``'s alone), each with its ``certificate`` and
+        ``state``."""
+        ...
+
+    def settle_revocation(self, name: str, certificate: str, state: str, **detail: Any) -> None:
+        """Set an entry's ``state`` (revoked, failed) with what ``detail`` says (when, why)."""
+        ...
 
 
 class RotationScheduler(Protocol):
     """Puts a newly vaulted directory on a rotation schedule."""
 
-    def schedule(self, name: str) -> None: ...
+    def schedule(self, name: str) -> None:
+        """Rotate the directory's credential on the stack's schedule (not now); DirectoryNotFound when it is not
+        vaulted."""
+        ...
 
 
 class IssueRequests(Protocol):
     """Where certificates are queued for issuance (the issue queue)."""
 
     def send(self, names: Iterable[str], reason: str, serials: Mapping[str, str | None] | None = None) -> int:
-        """Queue the names; ``serials``: each one's serial when it was asked for (on-demand messages)."""
+        """Queue the names and return how many were queued; ``serials``: each one's serial when it was asked for
+        (on-demand messages). AwsUnavailable when the queue did not take some of them."""
         ...
 
-    def send_later(self, message: IssueMessage, delay_seconds: int) -> None: ...
+    def send_later(self, message: IssueMessage, delay_seconds: int) -> None:
+        """Queue ``message`` again, to be delivered after ``delay_seconds`` (at most 900)."""
+        ...
 
 
 class CredentialVersions(Protocol):
     """A directory secret's versions and staging labels: what a rotation moves between."""
 
-    def name_of(self, secret_id: str) -> str: ...
-    def stages(self, name: str) -> dict[str, tuple[str, ...]]: ...
-    def version_with(self, name: str, stage: str) -> str | None: ...
-    def get_version(self, name: str, version_id: str) -> DirectoryCredential | None: ...
-    def put_version(self, name: str, version_id: str, credential: DirectoryCredential, stage: str) -> None: ...
-    def remove_stage(self, name: str, stage: str, version_id: str) -> None: ...
-    def promote(self, name: str, version_id: str) -> None: ...
+    def name_of(self, secret_id: str) -> str:
+        """The directory of a secret given by ARN or name; DirectoryNotFound when there is no such secret,
+        ValidationError when it is not a directory secret of this stack."""
+        ...
+
+    def stages(self, name: str) -> dict[str, tuple[str, ...]]:
+        """Each version id with its staging labels; DirectoryNotFound when the directory is not vaulted."""
+        ...
+
+    def version_with(self, name: str, stage: str) -> str | None:
+        """The version holding ``stage``; None when none does. DirectoryNotFound when the directory is not
+        vaulted."""
+        ...
+
+    def get_version(self, name: str, version_id: str) -> DirectoryCredential | None:
+        """One version's credential; None when there is no such version or it has no value yet. ValidationError
+        when its value is not a credential."""
+        ...
+
+    def put_version(self, name: str, version_id: str, credential: DirectoryCredential, stage: str) -> None:
+        """Store ``credential`` as version ``version_id`` labelled ``stage`` (never AWSCURRENT: see ``promote``)."""
+        ...
+
+    def remove_stage(self, name: str, stage: str, version_id: str) -> None:
+        """Take the label ``stage`` off version ``version_id``."""
+        ...
+
+    def promote(self, name: str, version_id: str) -> None:
+        """Make ``version_id`` the current credential (the one it replaces becomes AWSPREVIOUS); DirectoryNotFound
+        when the directory is not vaulted."""
+        ...
 
 
 class KeyArchive(Protocol):
     """Where the private keys of earlier certificates can still be found (S3's older versions)."""
 
-    def find_private_key(self, name: str, certificate_pem: str) -> str | None: ...
+    def find_private_key(self, name: str, certificate_pem: str) -> str | None:
+        """The private key (PEM) of ``certificate_pem``, an earlier certificate of ``name``; None when no kept
+        version matches."""
+        ...

@@ -87,12 +87,6 @@ class DirectorySecrets:
                 raise
         self._cache[name] = (time.monotonic(), credential)
 
-    def put_current(self, name: str, credential: DirectoryCredential) -> None:
-        """A new AWSCURRENT version (the previous one becomes AWSPREVIOUS)."""
-        with translated(f"updating directory {name!r}"):
-            self._sm.put_secret_value(SecretId=self.secret_id(name), SecretString=json.dumps(credential.to_secret()))
-        self._cache[name] = (time.monotonic(), credential)
-
     def list(self) -> list[str]:
         names: list[str] = []
         with translated("listing directories"):
@@ -194,14 +188,19 @@ class DirectorySecrets:
 
     def schedule_rotation(self, name: str, lambda_arn: str, schedule_expression: str) -> None:
         """Put the secret on Secrets Manager's rotation schedule with acmevault's rotation function
-        (no rotation now: the account was registered a moment ago)."""
+        (no rotation now: the account was registered a moment ago). DirectoryNotFound when it is not vaulted."""
         with translated(f"scheduling the rotation of directory {name!r}"):
-            self._sm.rotate_secret(
-                SecretId=self.secret_id(name),
-                RotationLambdaARN=lambda_arn,
-                RotationRules={"ScheduleExpression": schedule_expression},
-                RotateImmediately=False,
-            )
+            try:
+                self._sm.rotate_secret(
+                    SecretId=self.secret_id(name),
+                    RotationLambdaARN=lambda_arn,
+                    RotationRules={"ScheduleExpression": schedule_expression},
+                    RotateImmediately=False,
+                )
+            except ClientError as error:
+                if error_code(error) == "ResourceNotFoundException":
+                    raise DirectoryNotFound(name) from None
+                raise
 
     def _describe(self, name: str) -> DescribeSecretResponseTypeDef:
         with translated(f"describing directory {name!r}"):

@@ -255,15 +255,21 @@ class CertificateTable:
                 raise
 
     def mark_due(self, name: str, now: datetime) -> None:
-        """Make the certificate due now (its spec changed): the sweep picks it up at its next run."""
+        """Make the certificate due now (its spec changed): the sweep picks it up at its next run.
+        CertificateNotFound when it is not defined (deleted meanwhile)."""
         with translated(f"marking certificate {name!r} due"):
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=_to_item({"pk": CERT_PK, "sk": name}),
-                UpdateExpression="SET renew_at = :now, due_at = :now, due_pk = :shard",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=_to_item({":now": now.isoformat(), ":shard": due_shard(name)}),
-            )
+            try:
+                self._ddb.update_item(
+                    TableName=self.table_name,
+                    Key=_to_item({"pk": CERT_PK, "sk": name}),
+                    UpdateExpression="SET renew_at = :now, due_at = :now, due_pk = :shard",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues=_to_item({":now": now.isoformat(), ":shard": due_shard(name)}),
+                )
+            except ClientError as error:
+                if error_code(error) == "ConditionalCheckFailedException":
+                    raise CertificateNotFound(name) from None
+                raise
 
     def delete(self, name: str) -> None:
         with translated(f"deleting certificate {name!r}"):
@@ -329,14 +335,20 @@ class CertificateTable:
                 args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def postpone_alert(self, name: str, until: datetime) -> None:
+        """Move the alert time to ``until``; nothing when the certificate has none any more (revoked or deleted
+        since it was found expiring): no alert time is written onto it again."""
         with translated(f"postponing the expiry alert of {name!r}"):
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=_to_item({"pk": CERT_PK, "sk": name}),
-                UpdateExpression="SET alert_at = :until",
-                ConditionExpression="attribute_exists(alert_at)",
-                ExpressionAttributeValues=_to_item({":until": until.isoformat()}),
-            )
+            try:
+                self._ddb.update_item(
+                    TableName=self.table_name,
+                    Key=_to_item({"pk": CERT_PK, "sk": name}),
+                    UpdateExpression="SET alert_at = :until",
+                    ConditionExpression="attribute_exists(alert_at)",
+                    ExpressionAttributeValues=_to_item({":until": until.isoformat()}),
+                )
+            except ClientError as error:
+                if error_code(error) != "ConditionalCheckFailedException":
+                    raise
 
     # -- leases ------------------------------------------------------------------------------
 
