@@ -43,6 +43,8 @@ RESPONSE_FIELDS = {"id": "id", "directory_url": "acme_directory_url", "kid": "ea
 
 @dataclass(frozen=True)
 class CertCentralSettings:
+    """How to reach CertCentral (its API key, never shown) and the template new ACME credentials copy."""
+
     api_key: str = field(repr=False)
     template: Mapping[str, Any] = field(default_factory=dict)
     base_url: str = DEFAULT_BASE_URL
@@ -61,6 +63,8 @@ class CertCentralSettings:
 
 @dataclass(frozen=True)
 class CreatedCredential:
+    """An ACME credential CertCentral created, with its id there."""
+
     key_id: str  # CertCentral's id of the new ACME credential, to revoke it one day
     credential: DirectoryCredential
 

@@ -22,6 +22,8 @@ def secret_prefix_for(stack_name: str | None) -> str:
 
 @dataclass(frozen=True)
 class Settings:
+    """What a deployment is configured with: the ACMEVAULT_* variables (and AWS_REGION), checked."""
+
     region: str
     table_name: str
     bucket_name: str
@@ -46,6 +48,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Settings from ``env``; ConfigurationError names a variable that is missing or wrong."""
+
         def required(name: str) -> str:
             value = env.get(name, "").strip()
             if not value:

@@ -25,6 +25,7 @@ from acmevault.ports import IssueRequests, NoMetrics
 
 
 def build(config: Settings) -> Services:
+    """The services of the use cases, each port on its AWS adapter, as ``config`` says."""
     directories = DirectorySecrets(config.secret_prefix, config.kms_key_id, config.region)
     return Services(
         directories=directories,
@@ -52,11 +53,13 @@ def build(config: Settings) -> Services:
 
 @cache
 def services() -> Services:
+    """The process's services, built from its settings at first use."""
     return build(settings())
 
 
 @cache
 def queue() -> IssueQueue:
+    """The issue queue; ConfigurationError when ACMEVAULT_QUEUE_URL is not set."""
     config = settings()
     if not config.queue_url:
         raise ConfigurationError("environment variable ACMEVAULT_QUEUE_URL is not set")
@@ -84,4 +87,5 @@ def build_rotation(config: Settings, services: Services, issue_queue: IssueReque
 
 @cache
 def rotation() -> RotationServices:
+    """The process's rotation services, around its services and its issue queue."""
     return build_rotation(settings(), services(), queue())

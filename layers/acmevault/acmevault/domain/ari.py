@@ -21,6 +21,8 @@ DEFAULT_RECHECK = timedelta(hours=6)  # RFC 9773 §4.3.3, also after an error
 
 @dataclass(frozen=True)
 class RenewalPlan:
+    """What ARI decided: when to renew (None: keep the lifetime-based time), and when to ask again."""
+
     renew_at: datetime | None  # None: the CA gave no usable window; keep the lifetime-based time
     check_again_at: datetime
 
@@ -40,6 +42,7 @@ def certificate_id(certificate: x509.Certificate) -> str:
 
 
 def clamp_recheck(seconds: float | None, now: datetime) -> datetime:
+    """When to ask ARI again: after the CA's Retry-After held to 1 minute - 1 day, or 6 hours without one."""
     if seconds is None:
         return now + DEFAULT_RECHECK
     delay = min(max(timedelta(seconds=seconds), MIN_RECHECK), MAX_RECHECK)
@@ -70,4 +73,5 @@ def plan(document: Any, retry_after_seconds: float | None, now: datetime, rng: r
 
 
 def failed(now: datetime) -> RenewalPlan:
+    """The plan after an error or an unusable answer: no renewal time from ARI, ask again in 6 hours."""
     return RenewalPlan(renew_at=None, check_again_at=now + DEFAULT_RECHECK)

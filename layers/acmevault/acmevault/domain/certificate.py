@@ -26,6 +26,8 @@ from acmevault.domain.validation import (
 
 
 class KeyType(StrEnum):
+    """The key a certificate is issued for (what a spec's ``key_type`` names)."""
+
     EC_P256 = "ec-p256"
     EC_P384 = "ec-p384"
     RSA_2048 = "rsa-2048"
@@ -34,12 +36,17 @@ class KeyType(StrEnum):
 
 
 class Challenge(StrEnum):
+    """How names are proved: ``dns-01`` for each; ``auto``, dns-01 for those the CA has not validated already;
+    ``none``, never (every name must be pre-validated at the CA)."""
+
     AUTO = "auto"
     NONE = "none"
     DNS_01 = "dns-01"
 
 
 class Status(StrEnum):
+    """Where a certificate is in its life."""
+
     PENDING = "pending"  # defined, never issued
     ISSUED = "issued"
     FAILED = "failed"  # never issued, and the last attempt failed (a failed renewal keeps "issued": see last_error)
@@ -63,6 +70,8 @@ SPEC_FIELDS = (
 
 @dataclass(frozen=True)
 class CertificateSpec:
+    """What people ask for: the names, the directory that issues them, the key, where it is served."""
+
     name: str
     domains: tuple[str, ...]
     directory: str
@@ -128,6 +137,7 @@ class CertificateSpec:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:32]
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as stored and shown (enums as their values, tuples as lists)."""
         return {
             "domains": list(self.domains),
             "directory": self.directory,
@@ -142,6 +152,8 @@ class CertificateSpec:
 
 
 class RegionStatus(StrEnum):
+    """Whether an ACM region serves the record's certificate or its last import failed."""
+
     SERVED = "served"  # ACM in this region holds the record's serial (or the one before, while it catches up)
     FAILED = "failed"  # the last import into this region failed; it is retried on its own, without a new order
 
@@ -156,6 +168,7 @@ class RegionState:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The region's state as stored and shown."""
         return {"arn": self.arn, "serial": self.serial, "status": self.status.value, "error": self.error}
 
 
@@ -257,6 +270,8 @@ class PendingOrder:
 
 @dataclass(frozen=True)
 class Certificate:
+    """A certificate as stored: its spec and its state."""
+
     spec: CertificateSpec
     state: CertificateState = field(default_factory=CertificateState)
 

@@ -99,12 +99,15 @@ class DirectoryCredential:
 
     @property
     def needs_registration(self) -> bool:
+        """Whether the credential has no ACME account yet (no account key or URL)."""
         return self.account_key is None or self.account_url is None
 
     def with_account(self, account_key: str, account_url: str) -> DirectoryCredential:
+        """The same credential with the account registered for it."""
         return replace(self, account_key=account_key, account_url=account_url)
 
     def to_secret(self) -> dict[str, Any]:
+        """The credential as the Secrets Manager value holds it (JSON-ready; secrets included)."""
         data: dict[str, Any] = {"directory_url": self.directory_url, "eab_hmac_alg": self.eab_hmac_alg}
         optional = {
             "eab_kid": self.eab_kid,
@@ -120,6 +123,7 @@ class DirectoryCredential:
 
     @classmethod
     def from_secret(cls, data: Mapping[str, Any]) -> DirectoryCredential:
+        """A credential from a stored secret value; ValidationError names a field that is wrong."""
         if not isinstance(data, Mapping):
             raise ValidationError("secret", "a directory secret must be a JSON object")
         unknown = set(data) - {
@@ -195,6 +199,8 @@ class DirectoryCredential:
 
 
 class DirectoryStatus(StrEnum):
+    """Whether a directory may issue."""
+
     ACTIVE = "active"
     LOST = "lost"  # the credential was lost or leaked: its account is deactivated and nothing is issued
 
@@ -212,10 +218,13 @@ class DirectoryState:
 
     @property
     def lost(self) -> bool:
+        """Whether the directory is marked lost (nothing is issued from it)."""
         return self.status is DirectoryStatus.LOST
 
 
 class RotationKind(StrEnum):
+    """What a rotation changes: the account key, or the whole credential."""
+
     KEY_ROLLOVER = "key-rollover"  # same account, new key (RFC 8555 §7.3.5)
     REPLACEMENT = "replacement"  # a new directory URL / EAB credential, a new account
 
@@ -246,7 +255,9 @@ class Rotation:
 
     @property
     def finished(self) -> bool:
+        """Whether the rotation is over (rotated or abandoned)."""
         return self.finished_at is not None
 
     def step(self, name: str) -> Rotation:
+        """The rotation with step ``name`` recorded as done (itself when it already was)."""
         return self if name in self.done else replace(self, done=(*self.done, name))

@@ -41,22 +41,30 @@ class Forbidden(AcmeVaultError):
 
 
 class NotFoundError(AcmeVaultError):
+    """The thing asked for does not exist."""
+
     code = "not_found"
 
 
 class DirectoryNotFound(NotFoundError):
+    """No directory of that name is vaulted."""
+
     def __init__(self, name: str) -> None:
         super().__init__(f"directory {name!r} does not exist; vault it with 'acmevault directory put {name}'")
         self.name = name
 
 
 class CertificateNotFound(NotFoundError):
+    """No certificate of that name is defined."""
+
     def __init__(self, name: str) -> None:
         super().__init__(f"certificate {name!r} does not exist; define it with 'acmevault cert put {name}'")
         self.name = name
 
 
 class ConflictError(AcmeVaultError):
+    """The request does not fit what exists now: a duplicate, something still in use, a lease held."""
+
     code = "conflict"
 
 
@@ -177,6 +185,8 @@ class OrderMismatch(CaError):
 
 
 class ChallengeFailed(CaError):
+    """The CA could not validate a challenge (the dns-01 record it read, or none)."""
+
     code = "challenge_failed"
 
 
@@ -191,10 +201,14 @@ class UnavailableError(AcmeVaultError):
 
 
 class CaUnavailable(UnavailableError):
+    """The CA cannot be reached, or is failing or rate-limiting; try again later."""
+
     code = "ca_unavailable"
 
 
 class AwsUnavailable(UnavailableError):
+    """AWS cannot be reached, or throttles or fails; try again later."""
+
     code = "aws_unavailable"
 
 
@@ -211,6 +225,8 @@ class AwsError(AcmeVaultError):
 
 
 class DnsError(AcmeVaultError):
+    """Route 53 could not give what dns-01 needs: no zone for a name, access denied, a change refused."""
+
     code = "dns_error"
 
 
@@ -221,6 +237,8 @@ class CertificateRejected(AcmeVaultError):
 
 
 class ConfigurationError(AcmeVaultError):
+    """The deployment is missing something or misconfigured (an environment variable, a stack, a secret)."""
+
     code = "configuration_error"
 
 

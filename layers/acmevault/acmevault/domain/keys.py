@@ -22,18 +22,21 @@ _RSA_BITS = {KeyType.RSA_2048: 2048, KeyType.RSA_3072: 3072, KeyType.RSA_4096: 4
 
 
 def generate_private_key(key_type: KeyType) -> PrivateKey:
+    """A new private key of ``key_type``."""
     if key_type in _CURVES:
         return ec.generate_private_key(_CURVES[key_type]())
     return rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS[key_type])
 
 
 def private_key_pem(key: PrivateKey) -> str:
+    """The key as unencrypted PKCS#8 PEM."""
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
 
 
 def load_private_key(pem: str) -> PrivateKey:
+    """An EC or RSA private key from unencrypted PEM; CertificateRejected for any other kind."""
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
         raise CertificateRejected("only EC and RSA keys are supported")
@@ -86,6 +89,7 @@ class CertificateBundle:
         return bundle
 
     def check(self, domains: tuple[str, ...]) -> None:
+        """CertificateRejected unless the key matches, the chain is complete and every name is on the certificate."""
         key = load_private_key(self.private_key_pem)
         if _public_bytes(key.public_key()) != _public_bytes(self.certificate.public_key()):
             raise CertificateRejected(f"certificate {self.serial}: its public key does not match the private key")
@@ -106,18 +110,22 @@ class CertificateBundle:
 
     @property
     def serial(self) -> str:
+        """The certificate's serial number in lower-case hexadecimal."""
         return format(self.certificate.serial_number, "x")
 
     @property
     def not_before(self) -> datetime:
+        """The start of the certificate's validity (UTC)."""
         return self.certificate.not_valid_before_utc
 
     @property
     def not_after(self) -> datetime:
+        """The end of the certificate's validity (UTC)."""
         return self.certificate.not_valid_after_utc
 
     @property
     def dns_names(self) -> list[str]:
+        """The DNS names of the certificate's subject alternative names."""
         try:
             san = self.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         except x509.ExtensionNotFound:
@@ -126,12 +134,15 @@ class CertificateBundle:
 
     @property
     def certificate_pem(self) -> str:
+        """The leaf certificate, PEM."""
         return self.certificate.public_bytes(serialization.Encoding.PEM).decode()
 
     @property
     def chain_pem(self) -> str:
+        """The issuer chain, PEM, leaf excluded."""
         return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in self.chain)
 
     @property
     def fullchain_pem(self) -> str:
+        """The leaf followed by its chain, PEM."""
         return self.certificate_pem + self.chain_pem

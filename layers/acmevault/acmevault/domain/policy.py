@@ -73,6 +73,7 @@ def principal_matches(arn: str, pattern: str) -> bool:
 
 
 def principal_allowed(arn: str, patterns: Iterable[str]) -> bool:
+    """Whether the caller ``arn`` matches any of ``patterns``."""
     return any(principal_matches(arn, pattern) for pattern in patterns)
 
 
@@ -128,13 +129,17 @@ class DirectoryPolicy:
 
     @property
     def restricts_domains(self) -> bool:
+        """Whether the policy limits the names (an empty ``allowed_domains`` allows any)."""
         return bool(self.allowed_domains)
 
     def allows_domain(self, domain: str) -> bool:
+        """Whether the directory may issue for ``domain``."""
         return not self.restricts_domains or domain_allowed(domain, self.allowed_domains)
 
     def allows_principal(self, arn: str) -> bool:
+        """Whether the caller ``arn`` may use the directory (admins are checked elsewhere)."""
         return principal_allowed(arn, self.allowed_principals)
 
     def to_dict(self) -> dict[str, Any]:
+        """The policy as stored and shown."""
         return {"allowed_domains": list(self.allowed_domains), "allowed_principals": list(self.allowed_principals)}

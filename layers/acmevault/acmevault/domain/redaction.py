@@ -48,6 +48,7 @@ def _without_known(text: str) -> str:
 
 
 def redact(text: str) -> str:
+    """``text`` with every known secret, PEM private key and secret-shaped token replaced by ``[redacted]``."""
     return _SECRET_TOKEN.sub(REDACTED, _PEM_PRIVATE_KEY.sub(REDACTED, _without_known(text)))
 
 
@@ -60,7 +61,9 @@ class RedactingStream:
     """A text stream that redacts, then writes to whatever sys.stdout is at the time."""
 
     def write(self, text: str) -> int:
+        """Write ``text`` redacted; the length written is the redacted text's."""
         return sys.stdout.write(redact(text))
 
     def flush(self) -> None:
+        """Flush sys.stdout."""
         sys.stdout.flush()

@@ -52,6 +52,7 @@ MAX_DOMAINS = 100
 
 
 def parse_enum(enum: type[Enum], field_name: str, value: Any) -> Any:
+    """``value`` as a member of ``enum``; ValidationError lists the values allowed."""
     try:
         return enum(value)
     except ValueError:
@@ -60,6 +61,7 @@ def parse_enum(enum: type[Enum], field_name: str, value: Any) -> Any:
 
 
 def validate_name(value: Any, field_name: str = "name") -> str:
+    """``value`` when it is a name acmevault accepts (1-63 of a-z, 0-9, '-'); ValidationError otherwise."""
     if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
         raise ValidationError(
             field_name,
@@ -133,6 +135,7 @@ def _check_idna_label(value: str, label: str, field_name: str) -> None:
 
 
 def validate_domains(values: Any) -> tuple[str, ...]:
+    """A certificate's names, each checked as ``validate_domain`` does: 1-100 of them, none twice."""
     if isinstance(values, str) or not isinstance(values, Sequence):
         raise ValidationError("domains", "must be a list of domain names")
     if not values:
@@ -149,11 +152,13 @@ def validate_domains(values: Any) -> tuple[str, ...]:
 
 
 def validate_region(value: Any, field_name: str = "acm_regions") -> str:
+    """``value`` when it is shaped as an AWS region name; ValidationError otherwise."""
     if not isinstance(value, str) or not REGION_PATTERN.fullmatch(value):
         raise ValidationError(field_name, f"{quoted(value)} is not an AWS region name")
     return value
 
 
 def decode_base64url(value: str) -> bytes:
+    """The bytes of a base64url string, with or without its padding."""
     padded = value.rstrip("=") + "=" * (-len(value.rstrip("=")) % 4)
     return base64.urlsafe_b64decode(padded)

@@ -91,11 +91,14 @@ class PlacedOrder:
 
 @dataclass(frozen=True)
 class Order:
+    """An order with its authorizations fetched: what the challenges are answered from."""
+
     url: str
     resource: messages.OrderResource
     authorizations: tuple[messages.AuthorizationResource, ...]
 
     def pending(self) -> list[messages.AuthorizationResource]:
+        """The authorizations still to prove (not valid yet)."""
         return [a for a in self.authorizations if a.body.status != messages.STATUS_VALID]
 
 
@@ -122,6 +125,7 @@ class _Json(JSONDeSerializable):
 
 
 def generate_account_key() -> str:
+    """A new ACME account key (EC P-256), PKCS#8 PEM."""
     key = ec.generate_private_key(ec.SECP256R1())
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -311,11 +315,13 @@ class AcmeSession:
 
     @property
     def account_url(self) -> str | None:
+        """The account's URL at the CA; None until it is registered (or looked up)."""
         account = self._net.account
         return None if account is None else str(account.uri)
 
     @property
     def account_jwk(self) -> JWK:
+        """The account key as a JWK (what signs every request, and a key change)."""
         return self._jwk
 
     # -- account ---------------------------------------------------------------------------
@@ -397,6 +403,8 @@ class AcmeSession:
         return Order(url=placed.url, resource=resource, authorizations=authorizations)
 
     def dns_challenge(self, authz: messages.AuthorizationResource) -> DnsChallenge:
+        """The dns-01 challenge of an authorization, with its record name and value; AuthorizationRequired
+        when the CA offers none."""
         domain = str(authz.body.identifier.value)
         for challb in authz.body.challenges:
             if isinstance(challb.chall, challenges.DNS01):
@@ -410,6 +418,8 @@ class AcmeSession:
         raise AuthorizationRequired(domain)
 
     def answer(self, challenge: DnsChallenge) -> None:
+        """Tell the CA the challenge's record is in place; CaError (a typed problem) when it refuses, CaUnavailable
+        when it cannot be reached."""
         with _translated(f"answering the dns-01 challenge for {challenge.domain}", self.directory_url):
             self._client.answer_challenge(challenge.challenge, challenge.challenge.chall.response(self._jwk))
 
@@ -478,6 +488,7 @@ class AcmeSession:
 
     @property
     def supports_ari(self) -> bool:
+        """Whether the directory offers renewal information (RFC 9773)."""
         return "renewalInfo" in self._directory_document
 
     def renewal_info(self, certificate_id: str) -> tuple[Any, float | None]:
@@ -501,6 +512,8 @@ class AcmeSession:
         return urls
 
     def revoke(self, certificate_pem: str, reason: int) -> None:
+        """Revoke the certificate with the RFC 5280 ``reason`` code; AlreadyRevoked when the CA had revoked it,
+        another CaError when it refuses, CaUnavailable when it cannot be reached."""
         from cryptography import x509
 
         self._require_account()

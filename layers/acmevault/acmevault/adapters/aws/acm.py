@@ -29,6 +29,10 @@ class _Pems(TypedDict):
 
 
 class AcmImporter:
+    """Certificates in ACM (CertificateManager): imported, re-imported into the same ARN, tagged, deleted.
+
+    First imports carry the ownership tag of ``stack``, which the stack's IAM policy requires to replace one."""
+
     def __init__(self, stack: str | None = None) -> None:
         self._stack = stack
 

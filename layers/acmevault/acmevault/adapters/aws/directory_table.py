@@ -48,6 +48,7 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def rotation_to_map(rotation: Rotation) -> dict[str, Any]:
+    """A rotation as the DIR item's ``rotation`` map holds it (unset fields left out)."""
     values = {
         "token": rotation.token,
         "kind": rotation.kind.value,
@@ -69,6 +70,7 @@ def rotation_to_map(rotation: Rotation) -> dict[str, Any]:
 
 
 def rotation_from_map(data: dict[str, Any]) -> Rotation:
+    """The rotation a DIR item's ``rotation`` map holds."""
     started = parse_time(data.get("started_at"))
     assert started is not None
     return Rotation(
@@ -91,6 +93,8 @@ def rotation_from_map(data: dict[str, Any]) -> Rotation:
 
 
 class DynamoDirectoryRecords:
+    """DirectoryRecords in the certificate table (DynamoDB): status, policy, rotation, history, revocations."""
+
     def __init__(self, table_name: str, region: str | None = None) -> None:
         self.table_name = table_name
         self._region = region
@@ -102,6 +106,7 @@ class DynamoDirectoryRecords:
     # -- status: read on every issuance, so one small consistent GetItem -----------------------
 
     def state(self, name: str) -> DirectoryState:
+        """The directory's state, one small consistent GetItem (read on every issuance); active when none."""
         with translated(f"reading the status of directory {name!r}"):
             response = self._ddb.get_item(
                 TableName=self.table_name,
@@ -121,6 +126,7 @@ class DynamoDirectoryRecords:
         )
 
     def set_state(self, name: str, state: DirectoryState) -> None:
+        """Replace the directory's state (an unset field is removed from the item)."""
         values = {
             "status": state.status.value,
             "changed_at": iso(state.changed_at),
@@ -172,6 +178,7 @@ class DynamoDirectoryRecords:
     # -- the rotation in progress (or the last one) -------------------------------------------
 
     def rotation(self, name: str) -> Rotation | None:
+        """The rotation in progress or the last one finished; None when the directory was never rotated."""
         with translated(f"reading the rotation of directory {name!r}"):
             response = self._ddb.get_item(
                 TableName=self.table_name,

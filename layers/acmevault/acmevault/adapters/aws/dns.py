@@ -42,6 +42,8 @@ def _denied(error: ClientError, what: str) -> DnsError | None:
 
 
 class Route53Dns:
+    """Dns in Route 53: zones found by name, TXT records written in one change per zone, CAA read."""
+
     def __init__(self) -> None:
         # Per role, the public zones as (name with dot, id): read once for a certificate's dns-01 round
         # and dropped when its records are removed, so a zone created since (a delegated sub-zone, which
@@ -94,6 +96,8 @@ class Route53Dns:
                 self._wait_insync(change_id, deadline, role_arn)
 
     def remove(self, records: Iterable[tuple[str, str, str]], role_arn: str | None = None) -> None:
+        """Delete the records, one change per zone; a zone that refuses (already gone, changed by someone
+        else) is skipped. The zones are read again for the next round."""
         self._zones.pop(role_arn, None)  # the round is over: the next one reads the zones again
         for zone, names in _grouped(records).items():
             try:

@@ -16,11 +16,14 @@ SOURCE = "acmevault"
 
 
 class EventBridgeEvents:
+    """Events on an EventBridge bus (``default`` unless one is named), source "acmevault"."""
+
     def __init__(self, bus: str | None = None, region: str | None = None) -> None:
         self._bus = bus or "default"
         self._region = region
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        """Put one event; one the bus did not take (FailedEntryCount) is logged as an error, not raised."""
         entry: PutEventsRequestEntryTypeDef = {
             "Source": SOURCE,
             "DetailType": detail_type,

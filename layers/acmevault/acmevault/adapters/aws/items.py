@@ -20,12 +20,15 @@ def to_item(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def deserialize(value: Any) -> Any:
+    """The Python value of one DynamoDB attribute value (numbers as Decimal)."""
     return _de.deserialize(value)
 
 
 def iso(value: datetime | None) -> str | None:
+    """A time as stored: ISO 8601, or None."""
     return None if value is None else value.isoformat()
 
 
 def parse_time(value: Any) -> datetime | None:
+    """A stored ISO 8601 time; None for a missing or empty one."""
     return None if not value else datetime.fromisoformat(str(value))

@@ -6,6 +6,8 @@ from acmevault.adapters.aws.clients import client, translated
 
 
 class KmsKeyVault:
+    """KeyVault with the stack's KMS key; the certificate's name is bound in as the encryption context."""
+
     def __init__(self, key_id: str | None, region: str | None = None) -> None:
         self.key_id = key_id
         self._region = region
@@ -21,6 +23,7 @@ class KmsKeyVault:
         return bytes(response["CiphertextBlob"])
 
     def decrypt(self, name: str, ciphertext: bytes) -> str:
+        """The key encrypted for ``name``; AwsError when the ciphertext was encrypted for another name."""
         with translated(f"decrypting the pending key of {name!r}"):
             response = client("kms", self._region).decrypt(
                 CiphertextBlob=ciphertext, EncryptionContext={"acmevault:certificate": name}

@@ -21,6 +21,8 @@ _REASON = re.compile(r"\A[ -~]{1,100}\Z", re.ASCII)  # it is logged and shown: o
 
 @dataclass(frozen=True)
 class IssueMessage:
+    """One message of the issue queue: a certificate to issue or renew, and why."""
+
     certificate: str
     reason: str  # "renewal" (the schedule: only if due) or why it was asked for (on demand: always)
     # on demand: the serial serving when it was asked for (None: never issued); a redelivery after the
@@ -30,6 +32,7 @@ class IssueMessage:
 
     @property
     def scheduled(self) -> bool:
+        """Whether the schedule sent it (issue only if due), rather than someone asking (issue now)."""
         return self.reason == "renewal"
 
     def body(self) -> str:
@@ -65,6 +68,8 @@ def _body(name: str, reason: str, serials: Mapping[str, str | None] | None) -> d
 
 
 class IssueQueue:
+    """IssueRequests on an SQS queue: one message per certificate."""
+
     def __init__(self, queue_url: str, region: str | None = None) -> None:
         self.queue_url = queue_url
         self._region = region

@@ -18,10 +18,13 @@ if TYPE_CHECKING:
 
 
 def prefix_for(name: str) -> str:
+    """Where a certificate's files are in the bucket: ``certificates/<name>/``."""
     return f"certificates/{name}/"
 
 
 class S3Store:
+    """Files and KeyArchive in a versioned S3 bucket, every object encrypted with KMS."""
+
     def __init__(self, bucket: str, kms_key_id: str | None = None, region: str | None = None) -> None:
         self.bucket = bucket
         self._kms_key_id = kms_key_id

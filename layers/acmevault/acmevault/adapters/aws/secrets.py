@@ -26,6 +26,8 @@ CACHE_SECONDS = 300.0
 
 
 class DirectorySecrets:
+    """Directories and CredentialVersions in Secrets Manager: one secret per directory under ``prefix``."""
+
     def __init__(self, prefix: str, kms_key_id: str | None = None, region: str | None = None) -> None:
         self.prefix = prefix
         self._kms_key_id = kms_key_id
@@ -38,9 +40,12 @@ class DirectorySecrets:
         return client("secretsmanager", self._region)
 
     def secret_id(self, name: str) -> str:
+        """The secret name of directory ``name``; ValidationError when it is not a valid name."""
         return self.prefix + validate_name(name, "directory")
 
     def get(self, name: str, stage: str = "AWSCURRENT") -> DirectoryCredential:
+        """The credential at ``stage``; AWSCURRENT comes from this container's cache for up to five minutes.
+        DirectoryNotFound when there is no secret, ValidationError when its value is not a credential."""
         cached = self._cache.get(name)
         if stage == "AWSCURRENT" and cached and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
@@ -60,6 +65,7 @@ class DirectorySecrets:
         return credential
 
     def exists(self, name: str) -> bool:
+        """Whether the directory's secret exists (read, and cached, as ``get`` does)."""
         try:
             self.get(name)
         except DirectoryNotFound:
@@ -67,6 +73,7 @@ class DirectorySecrets:
         return True
 
     def create(self, name: str, credential: DirectoryCredential) -> None:
+        """A new secret for the directory (with the stack's KMS key, when set); ConflictError when it exists."""
         args: CreateSecretRequestTypeDef = {
             "Name": self.secret_id(name),
             "SecretString": json.dumps(credential.to_secret()),
@@ -88,6 +95,7 @@ class DirectorySecrets:
         self._cache[name] = (time.monotonic(), credential)
 
     def list(self) -> list[str]:
+        """The directories under the prefix, sorted."""
         names: list[str] = []
         with translated("listing directories"):
             paginator = self._sm.get_paginator("list_secrets")
@@ -134,6 +142,7 @@ class DirectorySecrets:
         return {k: tuple(v) for k, v in response.get("VersionIdsToStages", {}).items()}
 
     def version_with(self, name: str, stage: str) -> str | None:
+        """The version labelled ``stage``, or None; DirectoryNotFound when the directory is not vaulted."""
         return next((v for v, labels in self.stages(name).items() if stage in labels), None)
 
     def get_version(self, name: str, version_id: str) -> DirectoryCredential | None:
@@ -163,6 +172,7 @@ class DirectorySecrets:
             )
 
     def remove_stage(self, name: str, stage: str, version_id: str) -> None:
+        """Take the label ``stage`` off version ``version_id``."""
         with translated(f"removing {stage} from a version of directory {name!r}"):
             self._sm.update_secret_version_stage(
                 SecretId=self.secret_id(name), VersionStage=stage, RemoveFromVersionId=version_id
@@ -221,6 +231,7 @@ class SecretsManagerRotationSchedule:
         self.schedule_expression = schedule_expression
 
     def schedule(self, name: str) -> None:
+        """Put directory ``name`` on the rotation schedule; DirectoryNotFound when it is not vaulted."""
         self._secrets.schedule_rotation(name, self.lambda_arn, self.schedule_expression)
 
 

@@ -50,6 +50,7 @@ HISTORY_PK = "HIST#"  # + name; sk = ISO time of the entry
 
 
 def due_shard(name: str) -> str:
+    """The shard of the due and alert indexes a certificate is in (spreads the sweep's reads)."""
     return f"DUE#{zlib.crc32(name.encode()) % DUE_SHARDS}"
 
 
@@ -121,6 +122,8 @@ def _region_items(regions: Mapping[str, RegionState]) -> dict[str, Any] | None:
 
 
 class CertificateTable:
+    """Certificates in DynamoDB: one item per certificate, history beside it, sparse indexes for the sweep."""
+
     def __init__(self, table_name: str, region: str | None = None) -> None:
         self.table_name = table_name
         self._region = region
@@ -130,6 +133,7 @@ class CertificateTable:
         return client("dynamodb", self._region)
 
     def get(self, name: str) -> Certificate:
+        """The certificate, one consistent read; CertificateNotFound when it is not defined."""
         with translated(f"reading certificate {name!r}"):
             response = self._ddb.get_item(
                 TableName=self.table_name, Key=_to_item({"pk": CERT_PK, "sk": name}), ConsistentRead=True
@@ -272,6 +276,7 @@ class CertificateTable:
                 raise
 
     def delete(self, name: str) -> None:
+        """Delete the certificate's item (its history stays); CertificateNotFound when it is not defined."""
         with translated(f"deleting certificate {name!r}"):
             try:
                 self._ddb.delete_item(
@@ -300,6 +305,7 @@ class CertificateTable:
         return [_from_item(i) for i in response["Items"]], (_deserialize(last["sk"]) if last else None)
 
     def all(self) -> Iterator[Certificate]:
+        """Every certificate in name order, a page of 100 at a time."""
         after: str | None = None
         while True:
             page, after = self.list(after=after)
@@ -382,6 +388,7 @@ class CertificateTable:
                 raise LeaseHeld(name, held.state.lease_until) from None
 
     def release_lease(self, name: str, owner: str) -> None:
+        """Let go of ``owner``'s lease; nothing when it ran out and another worker holds it now."""
         with translated(f"releasing the lease on {name!r}"):
             try:
                 self._ddb.update_item(
