@@ -4,7 +4,8 @@ What they raise is acmevault's own errors (acmevault.domain.errors), never a ven
 the errors it raises on purpose (DirectoryNotFound, ConflictError, LeaseHeld, ...). Besides those, any
 method of a port kept in AWS may raise AwsUnavailable (an UnavailableError: AWS cannot be reached,
 throttles or fails; try again later) and AwsError (AWS refused the request: access denied, a bad
-parameter). Names are checked before they are used: a name that is not one raises ValidationError.
+parameter). Directories and CredentialVersions check the directory name first: ValidationError when it is
+not a valid name.
 """
 
 from __future__ import annotations
