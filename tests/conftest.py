@@ -130,15 +130,14 @@ def second_pebble(
 def _reset_caches() -> None:
     from acmevault.adapters.aws import clients
     from acmevault.composition import config, services
-    from acmevault.entrypoints import http_api
 
     config.settings.cache_clear()
     services.services.cache_clear()
     services.queue.cache_clear()
     services.rotation.cache_clear()
+    services.idempotency_store.cache_clear()  # holds a DynamoDB client and the table name
     clients.client.cache_clear()
     clients._session.cache_clear()
-    http_api._idempotency.cache_clear()  # holds a DynamoDB client and the table name
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -12,11 +12,12 @@ import base64
 import copy
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from acmevault_cli.local.invoke import find_function, invoke, load_event
+from acmevault_cli.local.invoke import find_function, load, load_event, run
 
 from tests.conftest import find_secrets
 
@@ -131,12 +132,19 @@ class _RawRecords(logging.Handler):
         self.lines.append(f"{record.getMessage()} {record.__dict__!r}")
 
 
-def call(stack: Any, request: dict[str, Any]) -> Reply:
+def call(
+    stack: Any, request: dict[str, Any], overrides: dict[Callable[..., Any], Callable[..., Any]] | None = None
+) -> Reply:
+    """ApiFunction's answer to ``request``; ``overrides`` swap route dependencies, keyed by their provider
+    (``acmevault.entrypoints.http.dependencies``), as Powertools' ``app.dependency_overrides`` does."""
     records = _RawRecords()
     logger = logging.getLogger("acmevault")  # the handler's Powertools logger and every acmevault.* module
     logger.addHandler(records)
     try:
-        raw = invoke(find_function(TEMPLATE, "ApiFunction"), request, stack.env)
+        function = find_function(TEMPLATE, "ApiFunction")
+        module = load(function, stack.env)
+        module.app.dependency_overrides.update(overrides or {})
+        raw = run(function, module, request)
     finally:
         logger.removeHandler(records)
     logged = find_secrets("\n".join(records.lines))

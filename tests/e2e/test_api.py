@@ -323,22 +323,27 @@ def test_the_same_renew_twice_queues_one_message(stack, directory, unique, queue
 
 
 def test_a_retry_that_arrives_while_the_first_is_running_is_409_and_nothing_is_done_twice(
-    stack, directory, unique, queue, monkeypatch
+    stack, directory, unique, queue
 ):
-    from acmevault.entrypoints import http_api
+    from acmevault.composition.services import queue as issue_queue
+    from acmevault.entrypoints.http.dependencies import issue_requests
 
     sqs, url = queue
     name = f"race-{unique}"
     assert put_certificate(stack, name, directory).status == 201
-    real, during = http_api.queue_renewal, []
+    during: list[Reply] = []
 
-    def slow_first_attempt(*args: Any) -> Any:
-        if not during:  # the retry comes in while the first attempt is still at work
-            during.append(renew(stack, name))
-        return real(*args)
+    class RetriedWhileSending:
+        """The issue queue, with the caller's retry arriving while the first attempt is still at work."""
 
-    monkeypatch.setattr(http_api, "queue_renewal", slow_first_attempt)
-    first = renew(stack, name)
+        def send(self, *args: Any, **kwargs: Any) -> int:
+            if not during:
+                during.append(renew(stack, name))
+            return issue_queue().send(*args, **kwargs)
+
+    first = call(
+        stack, event("api-post-certificate-renew.json", name=name), overrides={issue_requests: RetriedWhileSending}
+    )
     (retry,) = during
     assert retry.status == 409 and "being worked on" in retry.body["message"]
     assert first.status == 202
@@ -540,15 +545,14 @@ def test_an_unknown_route_is_404_in_the_error_format(stack):
     assert wrong_method.status == 404 and wrong_method.body["error"] == "not_found"
 
 
-def test_an_unexpected_error_is_500_with_the_request_id_and_no_detail(stack, monkeypatch, capsys):
-    from acmevault.entrypoints import http_api
+def test_an_unexpected_error_is_500_with_the_request_id_and_no_detail(stack, capsys):
+    from acmevault.entrypoints.http.dependencies import services
 
     def broken() -> Any:
         raise RuntimeError("detail that must stay inside: s3cr3t-detail")
 
-    monkeypatch.setattr(http_api.composition, "services", broken)
     request = event("api-get-directories.json")
-    reply = call(stack, request)
+    reply = call(stack, request, overrides={services: broken})
     assert reply.status == 500
     assert reply.body == {
         "error": "internal_error",

@@ -32,7 +32,7 @@ def test_the_layer_holds_acmevault_and_its_dependencies():
 def test_the_layer_holds_runtime_code_only():
     """The operator CLI and the local stack (Pebble and moto launchers, a DNS server, local invoke) stay out."""
     python = BUILD / "AcmeVaultLayer" / "python"
-    assert (python / "acmevault" / "entrypoints" / "http_api.py").exists()  # the check looks where the code is
+    assert (python / "acmevault" / "entrypoints" / "http" / "api.py").exists()  # the check looks where the code is
     assert not (python / "acmevault_cli").exists()
     sources = {path.relative_to(python / "acmevault").as_posix() for path in (python / "acmevault").rglob("*.py")}
     tooling = {name for name in sources if name.startswith(("cli", "local")) or "/local" in name or "/cli" in name}

@@ -1,16 +1,25 @@
-"""The parts of the HTTP API that need no network: errors → status, revocation reasons, credential bodies."""
+"""The parts of the HTTP API that need no network: errors → status, revocation reasons, credential bodies, and
+the resolver with its dependencies swapped."""
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
+from pathlib import Path
+from typing import Any
 
 import pytest
 from acmevault.app.revocation import RevocationReason
 from acmevault.domain import errors
 from acmevault.domain.directory import DirectoryCredential
-from acmevault.entrypoints.http_api import IdempotencyKeyReused, PayloadTooLarge, UnsupportedMediaType, status_for
+from acmevault.entrypoints.http import dependencies
+from acmevault.entrypoints.http.api import resolver
+from acmevault.entrypoints.http.errors import status_for
+from acmevault.entrypoints.http.idempotency import IdempotencyKeyReused
+from acmevault.entrypoints.http.requests import PayloadTooLarge, UnsupportedMediaType
 
 HMAC = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"  # made up, well-formed
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -88,3 +97,29 @@ def test_a_bad_credential_body_names_the_field_and_never_the_key(body, field):
         DirectoryCredential.parse(body)
     assert raised.value.field == field
     assert HMAC not in raised.value.message
+
+
+def test_what_a_dependency_raises_is_answered_as_if_the_route_had_raised_it():
+    """Routes get their services through Powertools' Depends; a test swaps a provider on the resolver."""
+    app = resolver()
+
+    def throttled() -> Any:
+        raise errors.AwsUnavailable("DynamoDB throttled the request", retry_after=7)
+
+    app.dependency_overrides[dependencies.services] = throttled
+    request = json.loads((ROOT / "events" / "api-get-directories.json").read_text())
+    answer = app.resolve(request, None)
+    assert answer["statusCode"] == 503
+    assert json.loads(answer["body"])["error"] == "aws_unavailable"
+    assert answer["multiValueHeaders"]["Retry-After"] == ["7"]
+
+
+def test_an_unknown_route_is_a_404_in_the_error_format_without_touching_anything():
+    request = json.loads((ROOT / "events" / "api-get-directories.json").read_text())
+    request["path"] = "/nowhere/Secret_Value"
+    answer = resolver().resolve(request, None)
+    assert answer["statusCode"] == 404
+    assert json.loads(answer["body"]) == {
+        "error": "not_found",
+        "message": "no route GET /nowhere/<12 characters> (routes: openapi.yaml)",
+    }

@@ -97,15 +97,10 @@ def directory_put(args: argparse.Namespace) -> int:
 
 
 def _directory_view(name: str, history: int = 0) -> dict[str, Any]:
-    from acmevault.app.rotation import directory_report
+    from acmevault.app.views import directory_detail
     from acmevault.composition.services import rotation
 
-    services = _services()
-    credential = services.directories.get(name)
-    report = directory_report(name, rotation(), history)
-    if not history:
-        report.pop("history")
-    return {"name": name, **credential.public_view(), **services.directories.describe(name), **report}
+    return directory_detail(name, _services().directories, rotation().records, history)
 
 
 def directory_list(args: argparse.Namespace) -> int:
@@ -124,6 +119,8 @@ def directory_show(args: argparse.Namespace) -> int:
     else:
         history = view.pop("history")
         for key, value in view.items():
+            if key == "status":  # registered or not: account_url says it
+                continue
             print(f"{key:20} {value if value not in (None, [], {}) else '-'}")
         print("history (newest first):")
         for entry in history:

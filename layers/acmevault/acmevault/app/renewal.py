@@ -147,7 +147,7 @@ def renew_due(
         return Counter(pool.map(one, names))
 
 
-def queue_renewal(name: str, services: Services, queue: IssueQueue) -> Certificate:
+def queue_renewal(name: str, services: Services, queue: IssueRequests) -> Certificate:
     """Renew ``name`` now, due or not: one message to the issue worker (which takes the lease), as the
     sweep sends, with a reason that makes the worker issue instead of checking whether it is due."""
     current = services.certificates.get(name)  # CertificateNotFound names it

@@ -200,27 +200,6 @@ def revoke_replaced(certificate: str, ctx: RotationServices) -> list[str]:
     return complete_revocations(directory, ctx, certificate)
 
 
-def directory_report(name: str, ctx: RotationServices, history: int = 20) -> dict[str, Any]:
-    """Status, access policy, the last rotation and the audit history of a directory: what
-    GET /directories/{name} and `directory show` add to the credential's public view. No secret in it."""
-    state = ctx.records.state(name)
-    rotation = ctx.records.rotation(name)
-    policy = ctx.records.policy(name)
-    waiting = [e["certificate"] for e in ctx.records.revocations(name) if e.get("state") == "waiting"]
-    return {
-        "state": state.status.value,
-        "policy": policy.to_dict() if policy else None,
-        "marked_lost": (
-            {"at": state.changed_at.isoformat() if state.changed_at else None, "by": state.changed_by}
-            if state.lost
-            else None
-        ),
-        "rotation": _rotation_view(rotation) if rotation else None,
-        "revocations_waiting": waiting,
-        "history": ctx.records.history(name, history) if history > 0 else [],
-    }
-
-
 # -- the Secrets Manager rotation protocol -----------------------------------------------------
 
 
@@ -737,22 +716,6 @@ def _history(name: str, ctx: RotationServices, actor: str, action: str, outcome:
     entry = {"at": _now(ctx).isoformat(), "actor": actor, "action": action, "outcome": outcome}
     entry.update({k: v for k, v in detail.items() if v is not None and k not in entry})
     ctx.records.add_history(name, entry)
-
-
-def _rotation_view(rotation: Rotation) -> dict[str, Any]:
-    return {
-        "kind": rotation.kind.value,
-        "token": rotation.token,
-        "source": rotation.source,
-        "actor": rotation.actor,
-        "started_at": rotation.started_at.isoformat(),
-        "finished_at": rotation.finished_at.isoformat() if rotation.finished_at else None,
-        "outcome": rotation.outcome or "in progress",
-        "steps_done": list(rotation.done),
-        "account_url": rotation.account_url,
-        "previous_account_url": rotation.previous_account_url,
-        "revoke_previous": rotation.revoke_previous,
-    }
 
 
 def _event(name: str, rotation: Rotation) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""What a person or a system is shown of a directory or a certificate (API responses, `--json`).
+"""What a person or a system is shown of a directory or a certificate: the API's answers, and what the
+command line prints (its tables and text are rendered from the same dicts; `--json` prints them).
 
 Never a secret: no HMAC key, no account key, no private key; the EAB key id is masked.
 """
@@ -11,7 +12,8 @@ from typing import Any
 
 from acmevault.app.awaiting import waiting_view
 from acmevault.domain.certificate import Certificate, PendingOrder
-from acmevault.ports import Directories
+from acmevault.domain.directory import Rotation
+from acmevault.ports import Directories, DirectoryRecords
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -19,13 +21,51 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def directory_view(name: str, directories: Directories) -> dict[str, Any]:
-    """Host, masked KID, account URL and the secret's version dates and stages."""
+    """A directory as a listing shows it: whether its account is registered, host, masked KID, account URL,
+    and its secret's version dates and stages (the API's ``Directory``)."""
     credential = directories.get(name)
     return {
         "name": name,
         "status": "registered" if credential.account_url else "unregistered",
         **credential.public_view(),
         **directories.describe(name),
+    }
+
+
+def directory_detail(
+    name: str, directories: Directories, records: DirectoryRecords, history: int = 20
+) -> dict[str, Any]:
+    """``directory_view`` and what acmevault keeps beside the secret: state (lost or not), access policy,
+    the last rotation, the certificates waiting to be revoked, and the newest ``history`` audit entries
+    (none for 0). The API's ``DirectoryDetail``; `directory list` and `directory show` render it too."""
+    state = records.state(name)
+    rotation = records.rotation(name)
+    policy = records.policy(name)
+    waiting = [e["certificate"] for e in records.revocations(name) if e.get("state") == "waiting"]
+    return {
+        **directory_view(name, directories),
+        "state": state.status.value,
+        "policy": policy.to_dict() if policy else None,
+        "marked_lost": ({"at": _iso(state.changed_at), "by": state.changed_by} if state.lost else None),
+        "rotation": _rotation_view(rotation) if rotation else None,
+        "revocations_waiting": waiting,
+        "history": records.history(name, history) if history > 0 else [],
+    }
+
+
+def _rotation_view(rotation: Rotation) -> dict[str, Any]:
+    return {
+        "kind": rotation.kind.value,
+        "token": rotation.token,
+        "source": rotation.source,
+        "actor": rotation.actor,
+        "started_at": rotation.started_at.isoformat(),
+        "finished_at": _iso(rotation.finished_at),
+        "outcome": rotation.outcome or "in progress",
+        "steps_done": list(rotation.done),
+        "account_url": rotation.account_url,
+        "previous_account_url": rotation.previous_account_url,
+        "revoke_previous": rotation.revoke_previous,
     }
 
 

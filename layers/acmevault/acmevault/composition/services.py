@@ -1,11 +1,17 @@
-"""The composition root: real adapters from the settings, built once per container."""
+"""The composition root: real adapters from the settings, built once per container.
+
+The handlers (functions/*/app.py), the HTTP API's route dependencies (acmevault.entrypoints.http.dependencies)
+and the command line take what they need from here, and nothing else builds an adapter.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 
 from acmevault.adapters.aws.acm import AcmImporter
+from acmevault.adapters.aws.clients import client
 from acmevault.adapters.aws.directory_table import DynamoDirectoryRecords
 from acmevault.adapters.aws.dns import Route53Dns
 from acmevault.adapters.aws.events import EventBridgeEvents
@@ -22,6 +28,11 @@ from acmevault.app.rotation import RotationServices
 from acmevault.composition.config import Settings, settings
 from acmevault.domain.errors import ConfigurationError
 from acmevault.ports import IssueRequests, NoMetrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+
+IDEMPOTENCY_PK = "IDEMPOTENCY"  # the HTTP API's idempotency records: their partition in the certificate table
 
 
 def build(config: Settings) -> Services:
@@ -89,3 +100,19 @@ def build_rotation(config: Settings, services: Services, issue_queue: IssueReque
 def rotation() -> RotationServices:
     """The process's rotation services, around its services and its issue queue."""
     return build_rotation(settings(), services(), queue())
+
+
+@cache
+def idempotency_store() -> BasePersistenceLayer:
+    """Where the HTTP API keeps what a POST or PUT answered (Powertools idempotency): the certificate table's
+    IDEMPOTENCY partition. Built at the first POST or PUT, not at import: the other functions never need it."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    config = settings()
+    return DynamoDBPersistenceLayer(
+        table_name=config.table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value=IDEMPOTENCY_PK,
+        boto3_client=client("dynamodb", config.region),
+    )

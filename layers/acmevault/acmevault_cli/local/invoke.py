@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from acmevault.domain.errors import ConfigurationError
@@ -118,9 +119,10 @@ def resolved_environment(definition: FunctionDefinition, stack_env: dict[str, st
     return {**literal, **stack_env}
 
 
-def invoke(definition: FunctionDefinition, event: Any, stack_env: dict[str, str]) -> Any:
+def load(definition: FunctionDefinition, stack_env: dict[str, str]) -> ModuleType:
+    """The function's handler module, loaded afresh as a cold start loads it, with its environment set."""
     os.environ.update(resolved_environment(definition, stack_env))
-    module_name, function_name = definition.handler.rsplit(".", 1)
+    module_name = definition.handler.rsplit(".", 1)[0]
     path = definition.code_dir / (module_name.replace(".", "/") + ".py")
     if not path.exists():
         raise ConfigurationError(f"handler file {path} does not exist")
@@ -128,8 +130,18 @@ def invoke(definition: FunctionDefinition, event: Any, stack_env: dict[str, str]
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def run(definition: FunctionDefinition, module: ModuleType, event: Any) -> Any:
+    """Call the handler of a loaded module with ``event`` and a context with the function's limits."""
     context = FakeContext(definition.logical_id, definition.memory, definition.timeout)
-    return getattr(module, function_name)(event, context)
+    return getattr(module, definition.handler.rsplit(".", 1)[1])(event, context)
+
+
+def invoke(definition: FunctionDefinition, event: Any, stack_env: dict[str, str]) -> Any:
+    """Run the function with ``event``, as `sam local invoke` would: loaded afresh, then called."""
+    return run(definition, load(definition, stack_env), event)
 
 
 def load_event(path: Path) -> Any:
