@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 from acmevault.composition.config import Settings
 from acmevault.composition.services import build
-from acmevault_cli.cli import attention
+from acmevault_cli.commands.cert_views import attention
 
 
 def rows(out: str) -> dict[str, dict[str, str]]:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from acmevault.domain.certificate import SPEC_FIELDS
-from acmevault_cli.cli import SPEC_OPTIONS
+from acmevault_cli.commands.cert import SPEC_OPTIONS
 
 from tests.e2e.api_client import call, event
 

@@ -1,16 +1,19 @@
-"""What the acmevault command writes to the terminal besides its results: progress, and a failure as
+"""What the acmevault command writes: its results on stdout (JSON, or a table), progress, and a failure as
 exactly one line on stderr (what failed, and what to do), with the detail only under ``-v``.
 
 Progress is a status line on a terminal (cleared before anything else is written) and a log line
-under ``-v``; nothing otherwise, so a script reading stderr sees only the failure.
+under ``-v``; nothing otherwise, so a script reading stderr sees only the failure. ``main`` opens one
+``Terminal`` per run (``open_terminal``); the verbs write progress to it with ``progress``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
-from typing import TextIO
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from acmevault.domain.errors import AcmeVaultError, AwsError, OutOfTime, UnavailableError, ValidationError
 from acmevault.domain.redaction import redact
@@ -37,10 +40,12 @@ class Terminal:
 
     @property
     def stream(self) -> TextIO:
+        """Where the lines go."""
         return self._stream or sys.stderr  # whatever stderr is now (tests capture it)
 
     @property
     def interactive(self) -> bool:
+        """Whether a person is watching (the stream is a terminal)."""
         return self.stream.isatty()
 
     def status(self, message: str) -> None:
@@ -52,6 +57,7 @@ class Terminal:
             print(message, file=self.stream, flush=True)
 
     def clear(self) -> None:
+        """Take the status line away, if one is shown."""
         if self._status_shown:
             print("\r\033[K", end="", file=self.stream, flush=True)
             self._status_shown = False
@@ -97,4 +103,41 @@ _STYLES = {"red": "31", "yellow": "33", "cyan": "36", "bold": "1"}
 
 
 def paint(text: str, style: str | None, enabled: bool) -> str:
+    """``text`` in a colour (``_STYLES``), when ``enabled``."""
     return f"\033[{_STYLES[style]}m{text}\033[0m" if enabled and style else text
+
+
+_terminal = Terminal()
+
+
+def open_terminal(verbose: bool) -> Terminal:
+    """The terminal of one run of the command (it may run many times in one process, under a test runner)."""
+    global _terminal
+    _terminal = Terminal(verbose=verbose)
+    return _terminal
+
+
+def terminal() -> Terminal:
+    """The terminal of the run in progress."""
+    return _terminal
+
+
+def progress(message: str) -> None:
+    """What is being done: a status line on a terminal, a line under -v; never part of a failure."""
+    _terminal.status(message)
+
+
+def print_json(value: Any) -> None:
+    """A result as JSON on stdout (``--json``): indented, keys sorted."""
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def print_table(rows: list[dict[str, Any]], columns: Sequence[str], styles: Sequence[str | None] = ()) -> None:
+    """Rows as columns padded to fit, "-" for a missing value; a row's style colours it on a terminal only."""
+    colour = use_colour(sys.stdout)
+    cells = [[str(r.get(c) if r.get(c) is not None else "-") for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for index, row in enumerate(cells):
+        line = "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        print(paint(line, styles[index] if index < len(styles) else None, colour))

@@ -64,6 +64,8 @@ class FakeContext:
 
 @dataclass(frozen=True)
 class FunctionDefinition:
+    """A function of template.yaml: where its code is, its handler, environment and limits."""
+
     logical_id: str
     code_dir: Path
     handler: str
@@ -78,6 +80,7 @@ def _number(value: Any, default: int) -> int:
 
 
 def functions(template_path: Path) -> dict[str, FunctionDefinition]:
+    """Every AWS::Serverless::Function of the template, by logical id, with the Globals applied."""
     try:
         template = load_template(template_path.read_text())
     except FileNotFoundError:
@@ -145,6 +148,7 @@ def invoke(definition: FunctionDefinition, event: Any, stack_env: dict[str, str]
 
 
 def load_event(path: Path) -> Any:
+    """An event from a JSON file (events/*.json)."""
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
