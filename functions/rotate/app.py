@@ -5,7 +5,9 @@ from typing import Any
 
 from acmevault.app.rotation import revoke_replaced, run_step
 from acmevault.composition.services import rotation
+from acmevault.domain.errors import ValidationError
 from acmevault.entrypoints.runtime import lambda_logger
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, SecretsManagerEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = lambda_logger()
@@ -14,7 +16,15 @@ logger = lambda_logger()
 # log_event=False: a rotation event carries no secret, but nothing here needs it in the logs either.
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """A Secrets Manager rotation step (an event with ``Step``), or a "Certificate Renewed" event."""
     if "Step" in event:
-        run_step(event.get("SecretId", ""), event.get("ClientRequestToken", ""), event["Step"], rotation())
-        return {"step": event["Step"], "done": True}
-    return {"revoked": revoke_replaced(str((event.get("detail") or {}).get("certificate", "")), rotation())}
+        step = SecretsManagerEvent(event)
+        try:
+            secret_id, token = step.secret_id, step.client_request_token
+        except KeyError as missing:
+            raise ValidationError(str(missing.args[0]), "is required") from None
+        run_step(secret_id, token, step.step, rotation())
+        return {"step": step.step, "done": True}
+    renewed = EventBridgeEvent(event)
+    certificate = renewed.detail.get("certificate", "") if renewed.get("detail") else ""
+    return {"revoked": revoke_replaced(str(certificate), rotation())}

@@ -601,7 +601,7 @@ def test_a_rotation_killed_between_two_steps_ends_consistent_when_run_again(
             assert seen["results"][0] == new["account_url"]  # the resumed registration found the same account
         assert name in [b["certificate"] for b in queued(stack)]
         entries = context(stack).records.revocations(directory, name)
-        assert [(e["serial"], e["state"]) for e in entries] == [(before["serial"], "waiting")]
+        assert [(e.serial, e.state) for e in entries] == [(before["serial"], "waiting")]
     # and the next certificate comes from the account now in use, into the same ARN
     assert cli("cert", "renew", name).code == 0
     after = record(stack, name)

@@ -1,4 +1,6 @@
-"""The interfaces use cases talk to. Adapters in acmevault.adapters.aws implement them over boto3.
+"""The interfaces use cases talk to. Adapters implement them: acmevault.adapters.aws over boto3,
+acmevault.adapters.acme over certbot's ``acme`` package (CaAccounts), acmevault.adapters.certcentral over
+DigiCert's Services API (CredentialProvider).
 
 What they raise is acmevault's own errors (acmevault.domain.errors), never a vendor's: each method names
 the errors it raises on purpose (DirectoryNotFound, ConflictError, LeaseHeld, ...). Besides those, any
@@ -15,7 +17,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from acmevault.domain.certificate import Certificate, CertificateSpec, CertificateState
-from acmevault.domain.directory import DirectoryCredential, DirectoryState, Rotation
+from acmevault.domain.directory import (
+    Account,
+    CreatedCredential,
+    DirectoryCredential,
+    DirectoryState,
+    Rotation,
+    SupersededCertificate,
+)
 from acmevault.domain.keys import CertificateBundle
 from acmevault.domain.policy import DirectoryPolicy
 
@@ -294,18 +303,17 @@ class DirectoryRecords(DirectoryStates, Protocol):
         """The newest ``limit`` audit entries of the directory, newest first."""
         ...
 
-    def add_revocation(self, name: str, certificate: str, entry: dict[str, Any]) -> None:
-        """Remember a certificate of the replaced account to revoke later ("waiting"); an entry already there (a
-        resumed rotation) is kept as it is."""
+    def add_revocation(self, name: str, entry: SupersededCertificate) -> None:
+        """Remember a certificate of the replaced account to revoke later (``RevocationState.WAITING``); an entry
+        already there (a resumed rotation) is kept as it is."""
         ...
 
-    def revocations(self, name: str, certificate: str | None = None) -> list[dict[str, Any]]:
-        """The directory's revocation entries (or ``certificate``'s alone), each with its ``certificate`` and
-        ``state``."""
+    def revocations(self, name: str, certificate: str | None = None) -> list[SupersededCertificate]:
+        """The directory's noted certificates, in every state (or ``certificate``'s entry alone)."""
         ...
 
-    def settle_revocation(self, name: str, certificate: str, state: str, **detail: Any) -> None:
-        """Set an entry's ``state`` (revoked, failed) with what ``detail`` says (when, why)."""
+    def settle_revocation(self, name: str, entry: SupersededCertificate) -> None:
+        """Store the entry's new state: revoked (with when) or failed (with why)."""
         ...
 
 
@@ -373,4 +381,63 @@ class KeyArchive(Protocol):
     def find_private_key(self, name: str, certificate_pem: str) -> str | None:
         """The private key (PEM) of ``certificate_pem``, an earlier certificate of ``name``; None when no kept
         version matches."""
+        ...
+
+
+class CaAccounts(Protocol):
+    """ACME accounts at their CAs (RFC 8555 §7.3), for the directory credentials that hold their keys.
+
+    Each call talks to ``credential.directory_url`` and signs with ``credential.account_key`` (for an
+    account that exists: as ``credential.account_url``). Every method raises CaUnavailable when the CA
+    cannot be reached or answers "not now" (5xx, rate limited: nothing happened, try again), and a
+    CaError subclass (domain.errors) for a refusal or an answer that is not ACME.
+    """
+
+    def register(self, credential: DirectoryCredential) -> str:
+        """Create the account for the credential's key, bound with its EAB credential when it has one, and
+        return the account's URL; a key with an account there already gets that account's URL (so a
+        registration repeated after a crash spends no second EAB binding).
+        Raises CredentialRejected when the CA refuses the EAB credential or the key."""
+        ...
+
+    def find_account(self, credential: DirectoryCredential) -> Account | None:
+        """The account the credential's key controls, without creating one; None when the CA knows no account
+        for the key (as for a key rolled over). Raises Unauthorized when the CA refuses the key (its
+        account is deactivated)."""
+        ...
+
+    def change_key(self, credential: DirectoryCredential, new_key_pem: str) -> None:
+        """Roll the credential's account over to ``new_key_pem`` (§7.3.5): afterwards the CA accepts the new key
+        only. Raises CredentialRejected when the credential has no account, Malformed when its key no
+        longer controls the account, Unauthorized when the account is deactivated."""
+        ...
+
+    def deactivate(self, credential: DirectoryCredential) -> None:
+        """Deactivate the credential's account (§7.3.6): the CA refuses everything it signs afterwards.
+        Raises Unauthorized when the CA refuses to act for the account (deactivated already),
+        CredentialRejected when the credential has no account."""
+        ...
+
+    def revoke_with_key(self, directory_url: str, certificate_pem: str, key_pem: str, reason_code: int) -> None:
+        """Revoke a certificate at the directory that issued it, signed with the certificate's own key
+        (§7.6): no account is needed, so it works for the certificates of a deactivated account.
+        Raises AlreadyRevoked when the CA had revoked it already."""
+        ...
+
+
+class CredentialProvider(Protocol):
+    """Makes and revokes ACME directory credentials (URL, EAB KID and HMAC key): DigiCert CertCentral.
+
+    Every method raises CaUnavailable when the provider cannot be reached or fails (5xx, 429),
+    CredentialRejected when it refuses the API key, ConfigurationError when what a new credential is
+    made for is not known, and CaError for any other refusal or an answer it cannot read.
+    """
+
+    def create_acme_credential(self, name: str, like_key_id: str | None = None) -> CreatedCredential:
+        """A new credential for directory ``name``, made with the settings of the provider's key ``like_key_id``
+        (the lost one) when the provider still shows them, else with the configured template."""
+        ...
+
+    def revoke_key(self, key_id: str) -> None:
+        """Revoke the credential the provider knows as ``key_id``: its URL and EAB key stop working."""
         ...

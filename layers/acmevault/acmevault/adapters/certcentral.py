@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from acmevault.domain.directory import DirectoryCredential
+from acmevault.domain.directory import CreatedCredential, DirectoryCredential
 from acmevault.domain.errors import CaError, CaUnavailable, ConfigurationError, CredentialRejected
 
 log = logging.getLogger(__name__)
@@ -61,16 +61,9 @@ class CertCentralSettings:
         return cls(api_key=data["api_key"], template=template, base_url=base_url)
 
 
-@dataclass(frozen=True)
-class CreatedCredential:
-    """An ACME credential CertCentral created, with its id there."""
-
-    key_id: str  # CertCentral's id of the new ACME credential, to revoke it one day
-    credential: DirectoryCredential
-
-
 class CertCentral:
-    """The few CertCentral Services API calls a lost-URL rotation needs; errors become acmevault's."""
+    """The few CertCentral Services API calls a lost-URL rotation needs (``ports.CredentialProvider``);
+    errors become acmevault's."""
 
     def __init__(self, settings: CertCentralSettings, http: requests.Session | None = None) -> None:
         self._settings = settings

@@ -1,5 +1,8 @@
 """ACME accounts: vault a directory credential (registering at once), and open sessions on it.
 
+Registration goes through ``ports.CaAccounts``; the sessions issuance works with are opened by the
+factory given (``composition.services``: ``AcmeSession``), one per account and key per container.
+
 A directory marked lost opens no session: issuance stops with an error telling the operator to
 rotate. That check runs on every issuance, so it is one small read (a DynamoDB GetItem of two
 attributes); it also says when another container rotated the credential, so no container keeps
@@ -11,36 +14,42 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import Any, Generic, TypeVar
 
-from acmevault.adapters.acme.session import AcmeSession, generate_account_key
 from acmevault.domain.directory import DirectoryCredential, DirectoryState
 from acmevault.domain.errors import AcmeVaultError, ConflictError, DirectoryLost
+from acmevault.domain.keys import generate_account_key
 from acmevault.domain.policy import DirectoryPolicy
 from acmevault.domain.validation import validate_name
-from acmevault.ports import Directories, DirectoryStates, RotationScheduler
+from acmevault.ports import CaAccounts, Directories, DirectoryStates, RotationScheduler
 
 log = logging.getLogger(__name__)
 
-SessionFactory = Callable[[DirectoryCredential, str], AcmeSession]
+SessionT = TypeVar("SessionT")
 
 
-class Accounts:
-    """Knows which ACME account belongs to which directory; one session per account per container."""
+class Accounts(Generic[SessionT]):
+    """Knows which ACME account belongs to which directory; one session per account per container.
+
+    ``open_session(credential, account_key)`` opens a session on an account (what issuance works with).
+    """
 
     def __init__(
         self,
         directories: Directories,
-        open_session: SessionFactory = AcmeSession,
+        ca: CaAccounts,
+        open_session: Callable[[DirectoryCredential, str], SessionT],
         states: DirectoryStates | None = None,
         scheduler: RotationScheduler | None = None,
     ) -> None:
         self._directories = directories
+        self._ca = ca
         self._open = open_session
         self._states = states
         self._scheduler = scheduler
         # Keyed by the account key too: a key rollover keeps the account URL.
-        self._sessions: dict[tuple[str, str | None, str], AcmeSession] = {}
+        self._sessions: dict[tuple[str, str | None, str], SessionT] = {}
         self._generations: dict[str, str | None] = {}
 
     def vault(self, name: str, credential: DirectoryCredential) -> DirectoryCredential:
@@ -52,11 +61,9 @@ class Accounts:
                 f"directory {name!r} already exists; replace its credential with 'acmevault directory rotate {name}'"
             )
         account_key = generate_account_key()
-        session = self._open(credential, account_key)
-        account_url = session.register()
+        account_url = self._ca.register(replace(credential, account_key=account_key, account_url=None))
         stored = credential.with_account(account_key, account_url)
         self._directories.create(name, stored)
-        self._sessions[(name, account_url, _fingerprint(account_key))] = session
         log.info("directory vaulted", extra={"directory": name, "account_url": account_url})
         if self._scheduler is not None:
             try:
@@ -101,7 +108,7 @@ class Accounts:
         for key in [k for k in self._sessions if k[0] == name]:
             del self._sessions[key]
 
-    def session(self, name: str) -> AcmeSession:
+    def session(self, name: str) -> SessionT:
         """A session on the directory's current account.
 
         Raises DirectoryLost when the directory is marked lost, and ConflictError when its secret has no

@@ -101,7 +101,7 @@ class Services:
     """Everything a use case talks to; built once per container by acmevault.composition.services."""
 
     directories: Directories
-    accounts: Accounts
+    accounts: Accounts[AcmeSession]
     certificates: Certificates
     dns: Dns
     acm: CertificateManager

@@ -12,7 +12,7 @@ from typing import Any
 
 from acmevault.app.awaiting import waiting_view
 from acmevault.domain.certificate import Certificate, PendingOrder
-from acmevault.domain.directory import Rotation
+from acmevault.domain.directory import RevocationState, Rotation
 from acmevault.ports import Directories, DirectoryRecords
 
 
@@ -41,7 +41,7 @@ def directory_detail(
     state = records.state(name)
     rotation = records.rotation(name)
     policy = records.policy(name)
-    waiting = [e["certificate"] for e in records.revocations(name) if e.get("state") == "waiting"]
+    waiting = [e.certificate for e in records.revocations(name) if e.state is RevocationState.WAITING]
     return {
         **directory_view(name, directories),
         "state": state.status.value,
@@ -57,12 +57,12 @@ def _rotation_view(rotation: Rotation) -> dict[str, Any]:
     return {
         "kind": rotation.kind.value,
         "token": rotation.token,
-        "source": rotation.source,
+        "source": rotation.source.value,
         "actor": rotation.actor,
         "started_at": rotation.started_at.isoformat(),
         "finished_at": _iso(rotation.finished_at),
-        "outcome": rotation.outcome or "in progress",
-        "steps_done": list(rotation.done),
+        "outcome": rotation.outcome.value if rotation.outcome else "in progress",
+        "steps_done": [step.value for step in rotation.done],
         "account_url": rotation.account_url,
         "previous_account_url": rotation.previous_account_url,
         "revoke_previous": rotation.revoke_previous,

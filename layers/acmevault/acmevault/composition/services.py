@@ -10,6 +10,8 @@ from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
+from acmevault.adapters.acme.accounts import AcmeAccounts
+from acmevault.adapters.acme.session import AcmeSession
 from acmevault.adapters.aws.acm import AcmImporter
 from acmevault.adapters.aws.clients import client
 from acmevault.adapters.aws.directory_table import DynamoDirectoryRecords
@@ -42,6 +44,8 @@ def build(config: Settings) -> Services:
         directories=directories,
         accounts=Accounts(
             directories,
+            ca=AcmeAccounts(),
+            open_session=AcmeSession,
             states=DynamoDirectoryRecords(config.table_name, config.region),
             scheduler=(
                 SecretsManagerRotationSchedule(directories, config.rotation_lambda_arn, config.rotation_schedule)
@@ -87,12 +91,17 @@ def build_rotation(config: Settings, services: Services, issue_queue: IssueReque
         return CertCentral(CertCentralSettings.from_secret(read_json_secret(certcentral_secret, config.region)))
 
     return RotationServices(
-        services=services,
         secrets=DirectorySecrets(config.secret_prefix, config.kms_key_id, config.region),
         records=DynamoDirectoryRecords(config.table_name, config.region),
+        certificates=services.certificates,
         queue=issue_queue,
         keys=S3Store(config.bucket_name, config.kms_key_id, config.region),
+        ca=AcmeAccounts(),
+        events=services.events,
+        alerts=services.alerts,
+        cache=services.accounts,
         certcentral=certcentral if certcentral_secret else None,
+        clock=services.clock,
     )
 
 

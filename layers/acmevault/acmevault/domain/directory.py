@@ -229,6 +229,34 @@ class RotationKind(StrEnum):
     REPLACEMENT = "replacement"  # a new directory URL / EAB credential, a new account
 
 
+class RotationSource(StrEnum):
+    """Where a rotation's new credential set came from."""
+
+    OPERATOR = "operator"  # a person asked (a key rollover, or a replacement credential they gave)
+    CERTCENTRAL = "certcentral"  # CertCentral made the replacement credential
+    SCHEDULE = "schedule"  # Secrets Manager's rotation schedule (a key rollover)
+    STAGED = "staged"  # a set put into AWSPENDING outside acmevault (the console), taken up as it is
+
+
+class RotationStep(StrEnum):
+    """A step a rotation has done, noted as it goes (``Rotation.done``) so that a rotation run again skips it."""
+
+    CREATED = "created"  # the new set is staged as AWSPENDING
+    SET = "set"  # the CA holds it (for a key rollover: the key change happened)
+    TESTED = "tested"  # it works at its CA
+    PROMOTED = "promoted"  # it is AWSCURRENT, and the directory's state says so
+    QUEUED = "queued"  # a replacement: the old account's certificates are queued for re-issue
+    DEACTIVATED = "deactivated"  # a replacement: the old account is deactivated
+    CERTCENTRAL = "certcentral"  # a replacement: the lost credential is revoked at CertCentral
+
+
+class RotationOutcome(StrEnum):
+    """How a finished rotation ended."""
+
+    ROTATED = "rotated"  # its set is current
+    ABANDONED = "abandoned"  # dropped before its set became current: the previous one stays in use
+
+
 @dataclass(frozen=True)
 class Rotation:
     """One rotation of a directory's credential, as far as it got (the table's DIR item); no secret in it.
@@ -243,21 +271,116 @@ class Rotation:
     started_at: datetime
     previous_version: str
     previous_account_url: str | None
-    source: str = "operator"  # operator | certcentral | schedule
+    source: RotationSource = RotationSource.OPERATOR
     directory_url: str | None = None  # of the new credential
     account_url: str | None = None  # of the new credential's account
     revoke_previous: bool = False
     certcentral_key_id: str | None = None  # the CertCentral key that made the new credential
     previous_certcentral_key_id: str | None = None  # CertCentral's id of the credential being replaced
-    done: tuple[str, ...] = ()
+    done: tuple[RotationStep, ...] = ()
     finished_at: datetime | None = None
-    outcome: str | None = None  # rotated | abandoned
+    outcome: RotationOutcome | None = None
 
     @property
     def finished(self) -> bool:
-        """Whether the rotation is over (rotated or abandoned)."""
+        """Whether it ended (rotated or abandoned); a new rotation of the directory may start then."""
         return self.finished_at is not None
 
-    def step(self, name: str) -> Rotation:
-        """The rotation with step ``name`` recorded as done (itself when it already was)."""
-        return self if name in self.done else replace(self, done=(*self.done, name))
+    def step(self, done: RotationStep) -> Rotation:
+        """This rotation with ``done`` noted (itself when it was noted already)."""
+        return self if done in self.done else replace(self, done=(*self.done, done))
+
+    def finish(self, outcome: RotationOutcome, at: datetime) -> Rotation:
+        """This rotation, ended at ``at`` with ``outcome``."""
+        return replace(self, finished_at=at, outcome=outcome)
+
+
+class AccountStatus(StrEnum):
+    """An ACME account's status (RFC 8555 §7.1.2)."""
+
+    VALID = "valid"
+    DEACTIVATED = "deactivated"  # by its holder (§7.3.6)
+    REVOKED = "revoked"  # by the CA
+
+
+@dataclass(frozen=True)
+class Account:
+    """An ACME account as its CA reports it."""
+
+    url: str
+    status: AccountStatus
+
+
+@dataclass(frozen=True)
+class CreatedCredential:
+    """A directory credential a provider (DigiCert CertCentral) made, with the provider's id for it
+    (to revoke it there one day)."""
+
+    key_id: str
+    credential: DirectoryCredential
+
+
+class RevocationState(StrEnum):
+    """Where a superseded certificate's revocation stands."""
+
+    WAITING = "waiting"  # until its replacement is in ACM and S3
+    REVOKED = "revoked"
+    FAILED = "failed"  # given up: its private key is no longer in S3
+
+
+@dataclass(frozen=True)
+class SupersededCertificate:
+    """A certificate a replaced account issued, to revoke once its replacement is served (a ``DIRREV#`` item).
+
+    Nothing secret: the PEM is the certificate's; its private key stays in S3.
+    """
+
+    certificate: str  # the certificate's name (the item's sort key)
+    serial: str
+    certificate_pem: str = field(repr=False)
+    account_url: str | None
+    directory_url: str | None  # the directory that issued it; None: noted before issuers were recorded
+    token: str  # the rotation that noted it
+    noted_at: datetime | None
+    state: RevocationState = RevocationState.WAITING
+    revoked_at: datetime | None = None
+    error: str | None = None  # why it was given up
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored attributes (the certificate's name is the item's key, not one of them); None is left out."""
+        values = {
+            "serial": self.serial,
+            "certificate_pem": self.certificate_pem,
+            "account_url": self.account_url,
+            "directory_url": self.directory_url,
+            "token": self.token,
+            "noted_at": _iso(self.noted_at),
+            "state": self.state.value,
+            "revoked_at": _iso(self.revoked_at),
+            "error": self.error,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, certificate: str, data: Mapping[str, Any]) -> SupersededCertificate:
+        """An entry as stored (``to_dict``), including those written before this class existed."""
+        return cls(
+            certificate=certificate,
+            serial=str(data["serial"]),
+            certificate_pem=str(data["certificate_pem"]),
+            account_url=data.get("account_url"),
+            directory_url=data.get("directory_url"),
+            token=str(data.get("token", "")),
+            noted_at=_parse_time(data.get("noted_at")),
+            state=RevocationState(data.get("state", RevocationState.WAITING.value)),
+            revoked_at=_parse_time(data.get("revoked_at")),
+            error=data.get("error"),
+        )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_time(value: Any) -> datetime | None:
+    return None if not value else datetime.fromisoformat(str(value))

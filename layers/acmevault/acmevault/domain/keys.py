@@ -35,6 +35,11 @@ def private_key_pem(key: PrivateKey) -> str:
     ).decode()
 
 
+def generate_account_key() -> str:
+    """A new ACME account key (EC P-256, as PKCS#8 PEM): what a directory's account signs with."""
+    return private_key_pem(ec.generate_private_key(ec.SECP256R1()))
+
+
 def load_private_key(pem: str) -> PrivateKey:
     """An EC or RSA private key from unencrypted PEM; CertificateRejected for any other kind."""
     key = serialization.load_pem_private_key(pem.encode(), password=None)

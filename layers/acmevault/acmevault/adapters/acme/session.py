@@ -124,14 +124,6 @@ class _Json(JSONDeSerializable):
         return cls(dict(jobj))
 
 
-def generate_account_key() -> str:
-    """A new ACME account key (EC P-256), PKCS#8 PEM."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-
-
 def _load_jwk(pem: str) -> tuple[JWK, JWASignature]:
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     if isinstance(key, ec.EllipticCurvePrivateKey):

@@ -21,7 +21,16 @@ from botocore.exceptions import ClientError
 
 from acmevault.adapters.aws.clients import client, error_code, translated
 from acmevault.adapters.aws.items import deserialize, iso, parse_time, to_item
-from acmevault.domain.directory import DirectoryState, DirectoryStatus, Rotation, RotationKind
+from acmevault.domain.directory import (
+    DirectoryState,
+    DirectoryStatus,
+    Rotation,
+    RotationKind,
+    RotationOutcome,
+    RotationSource,
+    RotationStep,
+    SupersededCertificate,
+)
 from acmevault.domain.errors import ConflictError
 from acmevault.domain.policy import DirectoryPolicy
 
@@ -48,7 +57,7 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def rotation_to_map(rotation: Rotation) -> dict[str, Any]:
-    """A rotation as the DIR item's ``rotation`` map holds it (unset fields left out)."""
+    """The rotation as the DIR item's ``rotation`` map holds it (states as their values; None left out)."""
     values = {
         "token": rotation.token,
         "kind": rotation.kind.value,
@@ -56,21 +65,21 @@ def rotation_to_map(rotation: Rotation) -> dict[str, Any]:
         "started_at": iso(rotation.started_at),
         "previous_version": rotation.previous_version,
         "previous_account_url": rotation.previous_account_url,
-        "source": rotation.source,
+        "source": rotation.source.value,
         "directory_url": rotation.directory_url,
         "account_url": rotation.account_url,
         "revoke_previous": rotation.revoke_previous,
         "certcentral_key_id": rotation.certcentral_key_id,
         "previous_certcentral_key_id": rotation.previous_certcentral_key_id,
-        "done": list(rotation.done),
+        "done": [step.value for step in rotation.done],
         "finished_at": iso(rotation.finished_at),
-        "outcome": rotation.outcome,
+        "outcome": rotation.outcome.value if rotation.outcome else None,
     }
     return {k: v for k, v in values.items() if v is not None}
 
 
 def rotation_from_map(data: dict[str, Any]) -> Rotation:
-    """The rotation a DIR item's ``rotation`` map holds."""
+    """The rotation a DIR item's ``rotation`` map holds, including those written before ``source`` existed."""
     started = parse_time(data.get("started_at"))
     assert started is not None
     return Rotation(
@@ -80,15 +89,15 @@ def rotation_from_map(data: dict[str, Any]) -> Rotation:
         started_at=started,
         previous_version=str(data["previous_version"]),
         previous_account_url=data.get("previous_account_url"),
-        source=str(data.get("source", "operator")),
+        source=RotationSource(data.get("source", RotationSource.OPERATOR.value)),
         directory_url=data.get("directory_url"),
         account_url=data.get("account_url"),
         revoke_previous=bool(data.get("revoke_previous", False)),
         certcentral_key_id=data.get("certcentral_key_id"),
         previous_certcentral_key_id=data.get("previous_certcentral_key_id"),
-        done=tuple(data.get("done") or ()),
+        done=tuple(RotationStep(step) for step in data.get("done") or ()),
         finished_at=parse_time(data.get("finished_at")),
-        outcome=data.get("outcome"),
+        outcome=RotationOutcome(data["outcome"]) if data.get("outcome") else None,
     )
 
 
@@ -233,9 +242,9 @@ class DynamoDirectoryRecords:
 
     # -- certificates of a replaced account, revoked once their replacements are served -----
 
-    def add_revocation(self, name: str, certificate: str, entry: dict[str, Any]) -> None:
+    def add_revocation(self, name: str, entry: SupersededCertificate) -> None:
         """Remember a certificate to revoke later; an entry already there (a resumed rotation) is kept."""
-        item = {**entry, "pk": REVOCATION_PK + name, "sk": certificate, "state": "waiting"}
+        item = {**entry.to_dict(), "pk": REVOCATION_PK + name, "sk": entry.certificate}
         with translated(f"recording a revocation for directory {name!r}"):
             try:
                 self._ddb.put_item(
@@ -245,11 +254,11 @@ class DynamoDirectoryRecords:
                 if error_code(error) != "ConditionalCheckFailedException":
                     raise
 
-    def revocations(self, name: str, certificate: str | None = None) -> list[dict[str, Any]]:
-        """The revocation entries of a directory (or of one certificate), each with its certificate name."""
+    def revocations(self, name: str, certificate: str | None = None) -> list[SupersededCertificate]:
+        """The revocation entries of a directory (or of one certificate)."""
         condition = "pk = :pk" + (" AND sk = :sk" if certificate else "")
         values = {":pk": REVOCATION_PK + name, ":sk": certificate}
-        entries: list[dict[str, Any]] = []
+        entries: list[SupersededCertificate] = []
         args: QueryInputTypeDef = {
             "TableName": self.table_name,
             "KeyConditionExpression": condition,
@@ -261,18 +270,19 @@ class DynamoDirectoryRecords:
                 response = self._ddb.query(**args)
             for item in response["Items"]:
                 data = _plain(item)
-                entries.append({**{k: v for k, v in data.items() if k not in ("pk", "sk")}, "certificate": data["sk"]})
+                entries.append(SupersededCertificate.from_dict(data["sk"], data))
             if "LastEvaluatedKey" not in response:
                 return entries
             args["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def settle_revocation(self, name: str, certificate: str, state: str, **detail: Any) -> None:
+    def settle_revocation(self, name: str, entry: SupersededCertificate) -> None:
         """Mark an entry revoked (or given up), with when and why."""
-        values = {"state": state, **detail}
+        stored = entry.to_dict()
+        values = {k: stored[k] for k in ("state", "revoked_at", "error") if k in stored}
         with translated(f"updating a revocation for directory {name!r}"):
             self._ddb.update_item(
                 TableName=self.table_name,
-                Key=to_item({"pk": REVOCATION_PK + name, "sk": certificate}),
+                Key=to_item({"pk": REVOCATION_PK + name, "sk": entry.certificate}),
                 UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in values),
                 ExpressionAttributeNames={f"#{k}": k for k in values},
                 ExpressionAttributeValues=to_item({f":{k}": v for k, v in values.items()}),

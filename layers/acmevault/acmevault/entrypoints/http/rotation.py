@@ -17,7 +17,7 @@ from acmevault.app.rotation import NewCredential, mark_lost, replace_credential,
 from acmevault.app.views import directory_detail
 from acmevault.domain.directory import CREDENTIAL_FIELDS, DirectoryCredential
 from acmevault.domain.errors import ValidationError
-from acmevault.entrypoints.http.dependencies import AccessDep, RotationDep, RunOnceDep
+from acmevault.entrypoints.http.dependencies import AccessDep, RotationDep, RunOnceDep, ServicesDep
 from acmevault.entrypoints.http.idempotency import reply
 from acmevault.entrypoints.http.requests import json_body, path_name, query
 
@@ -44,7 +44,9 @@ def _new_credential(body: dict[str, Any]) -> NewCredential | None:
 
 
 @router.post("/directories/<name>/rotate")
-def rotate_directory(name: str, rotation: RotationDep, access: AccessDep, once: RunOnceDep) -> Response[Any]:
+def rotate_directory(
+    name: str, rotation: RotationDep, services: ServicesDep, access: AccessDep, once: RunOnceDep
+) -> Response[Any]:
     """No body: roll the account key over. A new credential (or ``"certcentral": true``): replace a lost
     one; its old account is deactivated and its certificates are queued for re-issue (and, with
     ``revoke_previous``, revoked once their replacements are served)."""
@@ -62,14 +64,16 @@ def rotate_directory(name: str, rotation: RotationDep, access: AccessDep, once: 
         else:
             replace_credential(name, request, rotation, actor)
         permit.record()
-        view = directory_detail(name, rotation.services.directories, rotation.records)
+        view = directory_detail(name, services.directories, rotation.records)
         return reply(router, HTTPStatus.OK, view, f"/directories/{name}")
 
     return once(router, rotate, body)
 
 
 @router.post("/directories/<name>/revoke")
-def revoke_directory(name: str, rotation: RotationDep, access: AccessDep, once: RunOnceDep) -> Response[Any]:
+def revoke_directory(
+    name: str, rotation: RotationDep, services: ServicesDep, access: AccessDep, once: RunOnceDep
+) -> Response[Any]:
     """Mark the credential lost: its account is deactivated, nothing is issued from it, people are told."""
     event = router.current_event
     name = path_name(event, name)
@@ -84,7 +88,7 @@ def revoke_directory(name: str, rotation: RotationDep, access: AccessDep, once: 
     def revoke() -> dict[str, Any]:
         mark_lost(name, rotation, actor, reason)
         permit.record()
-        view = directory_detail(name, rotation.services.directories, rotation.records)
+        view = directory_detail(name, services.directories, rotation.records)
         return reply(router, HTTPStatus.OK, view, f"/directories/{name}")
 
     return once(router, revoke, body)
