@@ -72,8 +72,7 @@ def complete_revocations(name: str, ctx: RotationServices, certificate: str | No
             and state.serial not in (None, entry.serial)
             and state.account_url != entry.account_url
         )
-        if replaced:
-            _revoke(name, entry, ctx)
+        if replaced and _revoke(name, entry, ctx):
             revoked.append(entry.certificate)
     return revoked
 
@@ -88,14 +87,15 @@ def revoke_replaced(certificate: str, ctx: RotationServices) -> list[str]:
     return complete_revocations(directory, ctx, certificate)
 
 
-def _revoke(name: str, entry: SupersededCertificate, ctx: RotationServices) -> None:
+def _revoke(name: str, entry: SupersededCertificate, ctx: RotationServices) -> bool:
+    """Revoke the entry's certificate; False when that is given up (its private key is gone)."""
     certificate, pem = entry.certificate, entry.certificate_pem
     key_pem = ctx.keys.find_private_key(certificate, pem)
     if key_pem is None:
         failed = replace(entry, state=RevocationState.FAILED, error="its private key is no longer in S3")
         ctx.records.settle_revocation(name, failed)
         note(name, ctx, ACTOR, "previous certificate revoked", Outcome.FAILED, certificate=certificate)
-        return
+        return False
     # At the CA that issued it (an entry noted before issuers were recorded: the previous credential's),
     # signed with the certificate's own key: no account is needed, the old one is gone.
     issuer = entry.directory_url or previous_directory_url(name, ctx)
@@ -113,3 +113,4 @@ def _revoke(name: str, entry: SupersededCertificate, ctx: RotationServices) -> N
         Notice.CERTIFICATE_REVOKED,
         superseded_revoked_detail(certificate, entry.serial, mark["revoked_at"]),
     )
+    return True
