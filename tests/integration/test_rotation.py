@@ -21,7 +21,7 @@ from acmevault.app.rotation import RotationServices
 from acmevault.composition.config import Settings
 from acmevault.composition.services import build, build_rotation
 from acmevault.domain.directory import DirectoryCredential
-from acmevault.domain.errors import CaError, RotationFailed
+from acmevault.domain.errors import CaError, RotationFailed, ValidationError
 from acmevault_cli.local.invoke import find_function, invoke, load_event
 from cryptography import x509
 
@@ -276,6 +276,16 @@ def test_the_four_rotation_steps_with_their_events_each_retried(stack, cli, dire
     assert [e["detail"]["token"] for e in rotated] == [token]
     assert rotated[0]["detail"]["kind"] == "key-rollover"
     assert_no_secret(stack, rotated, history(stack, directory))
+
+
+@pytest.mark.parametrize("missing", ["SecretId", "ClientRequestToken"])
+def test_a_rotation_event_without_its_secret_or_token_is_refused_naming_the_field(stack, directory, missing):
+    event = rotation_event(stack, "create", directory, str(uuid.uuid4()))
+    del event[missing]
+    before = stages(stack, directory)
+    with pytest.raises(ValidationError, match=f"{missing}: is required"):
+        run(stack, "RotateFunction", event)
+    assert stages(stack, directory) == before
 
 
 def test_a_failing_test_secret_leaves_the_current_credential_in_use(stack, cli, directory, unique):
