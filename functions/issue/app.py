@@ -8,8 +8,8 @@ from typing import Any
 
 from acmevault.adapters.aws.metrics import PowertoolsMetrics
 from acmevault.adapters.aws.queue import parse_message
-from acmevault.app.issuance import Services
 from acmevault.app.renewal import work
+from acmevault.app.services import Services
 from acmevault.composition.config import settings
 from acmevault.composition.services import queue, services
 from acmevault.entrypoints.runtime import deadline, lambda_logger

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from acmevault.adapters.aws.s3 import S3Store
-from acmevault.app.issuance import Services, issue_certificate
+from acmevault.app.issuance import issue_certificate
+from acmevault.app.services import Services
 from acmevault.composition.config import Settings
 from acmevault.composition.services import build
 from acmevault.domain.errors import AwsUnavailable, DnsError

@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 from acmevault.adapters.aws.clients import assumed_client
 from acmevault.adapters.aws.dns import Route53Dns
-from acmevault.app.issuance import Services, issue_certificate
+from acmevault.app.issuance import issue_certificate
+from acmevault.app.services import Services
 from acmevault.composition.config import Settings
 from acmevault.composition.services import build
 from acmevault.domain.certificate import Status

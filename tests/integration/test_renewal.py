@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from acmevault.app.issuance import Services, issue_certificate, renew_if_due, renew_on_request
+from acmevault.app.issuance import issue_certificate, renew_if_due, renew_on_request
 from acmevault.app.renewal import renew_due
+from acmevault.app.services import Services
 from acmevault.composition.config import Settings
 from acmevault.composition.services import build
 from acmevault.domain.certificate import default_renew_at

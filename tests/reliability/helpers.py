@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from acmevault.app.issuance import Services
+from acmevault.app.services import Services
 from acmevault.composition.config import Settings
 from acmevault.composition.services import build
 from cryptography import x509

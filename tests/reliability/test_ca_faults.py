@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from acmevault.app.issuance import Services, issue_certificate
+from acmevault.app.issuance import issue_certificate
+from acmevault.app.services import Services
 from acmevault.domain.certificate import Certificate, Status
 from acmevault.domain.errors import AcmeVaultError, UnavailableError
 

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acmevault.app.issuance import Services, issue_certificate, renew_if_due
+from acmevault.app.issuance import issue_certificate, renew_if_due
+from acmevault.app.services import Services
 from acmevault.domain.errors import AwsUnavailable
 from acmevault_cli.local.invoke import find_function, invoke, load_event
 

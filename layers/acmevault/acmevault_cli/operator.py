@@ -10,8 +10,8 @@ import sys
 
 from acmevault.adapters.aws.clients import client, translated
 from acmevault.app.authorization import Caller, Permit
-from acmevault.app.issuance import Services
 from acmevault.app.rotation import RotationServices
+from acmevault.app.services import Services
 from acmevault.composition import services as composition
 from acmevault.domain.errors import AcmeVaultError, ValidationError
 

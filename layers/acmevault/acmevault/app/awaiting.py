@@ -26,7 +26,8 @@ from acmevault.domain.errors import AwaitingCa
 
 if TYPE_CHECKING:  # issuance records a wait through this module: a type-only import both ways
     from acmevault.adapters.aws.queue import IssueMessage
-    from acmevault.app.issuance import Record, Services
+    from acmevault.app.issuance import Record
+    from acmevault.app.services import Services
     from acmevault.ports import IssueRequests
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from acmevault.app.issuance import Services
+from acmevault.app.services import Services
 from acmevault.domain.errors import AcmeVaultError
 
 log = logging.getLogger(__name__)

@@ -29,13 +29,12 @@ Every state write is fenced by the worker's lease: one whose lease ran out write
 from __future__ import annotations
 
 import logging
-import random
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from acme import messages
@@ -44,10 +43,10 @@ from cryptography import x509
 from acmevault.adapters.acme.session import AcmeSession, Order
 from acmevault.adapters.aws.s3 import prefix_for
 from acmevault.app import sxg
-from acmevault.app.accounts import Accounts
-from acmevault.app.authorization import Gate, Permit
+from acmevault.app.authorization import Permit
 from acmevault.app.awaiting import record_waiting
 from acmevault.app.notices import Alert, Notice, alert, tell
+from acmevault.app.services import Services
 from acmevault.domain import ari
 from acmevault.domain.certificate import (
     CatchUp,
@@ -88,38 +87,12 @@ from acmevault.domain.keys import (
     load_private_key,
     private_key_pem,
 )
-from acmevault.ports import Alerts, CertificateManager, Certificates, Directories, Dns, Events, Files, KeyVault, Metrics
+from acmevault.ports import Dns
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 900.0  # longer than one Lambda invocation can run
 VALIDATION_RESERVE_SECONDS = 10.0  # budget a CA's dns-01 check needs at least, once answered
-
-
-@dataclass(frozen=True)
-class Services:
-    """Everything a use case talks to; built once per container by acmevault.composition.services."""
-
-    directories: Directories
-    accounts: Accounts[AcmeSession]
-    certificates: Certificates
-    dns: Dns
-    acm: CertificateManager
-    files: Files
-    events: Events
-    alerts: Alerts
-    keys: KeyVault
-    metrics: Metrics
-    default_acm_regions: tuple[str, ...]
-    # an order the CA keeps processing this long is told to people (then once a day): ApprovalAlertHours
-    approval_alert_after: timedelta = timedelta(hours=24)
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    rng: random.Random = field(default_factory=random.Random)
-
-    @property
-    def gate(self) -> Gate:
-        """Authorization decisions over these services, each written to the audit history."""
-        return Gate(self.accounts, self.certificates, self.accounts, self.clock)
 
 
 def define_certificate(spec: CertificateSpec, services: Services, permit: Permit | None = None) -> Certificate:

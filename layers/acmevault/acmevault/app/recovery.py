@@ -12,7 +12,8 @@ import uuid
 from dataclasses import dataclass, replace
 
 from acmevault.app.history import record_history
-from acmevault.app.issuance import Services, acm_regions
+from acmevault.app.issuance import acm_regions
+from acmevault.app.services import Services
 from acmevault.domain.certificate import Certificate, PendingOrder
 from acmevault.domain.errors import ConflictError
 

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from acmevault.adapters.aws.queue import IssueMessage, IssueQueue
 from acmevault.app.awaiting import hand_back, is_awaiting
 from acmevault.app.history import record_history
-from acmevault.app.issuance import Services, issue_certificate, renew_if_due, renew_on_request
+from acmevault.app.issuance import issue_certificate, renew_if_due, renew_on_request
 from acmevault.app.notices import Alert, Notice, tell
+from acmevault.app.services import Services
 from acmevault.domain.certificate import Certificate, RegionStatus
 from acmevault.domain.errors import AcmeVaultError, LeaseHeld, LeaseLost, UnavailableError
 from acmevault.ports import IssueRequests

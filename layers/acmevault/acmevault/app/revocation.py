@@ -23,8 +23,8 @@ from cryptography import x509
 
 from acmevault.adapters.acme.session import AcmeSession
 from acmevault.app.history import record_history
-from acmevault.app.issuance import Services
 from acmevault.app.notices import Notice, tell
+from acmevault.app.services import Services
 from acmevault.domain.certificate import Certificate, Status
 from acmevault.domain.directory import DirectoryCredential
 from acmevault.domain.errors import AlreadyRevoked, ConflictError, ValidationError

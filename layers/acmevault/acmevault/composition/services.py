@@ -25,8 +25,8 @@ from acmevault.adapters.aws.sns import SnsAlerts
 from acmevault.adapters.aws.table import CertificateTable
 from acmevault.adapters.certcentral import CertCentral, CertCentralSettings
 from acmevault.app.accounts import Accounts
-from acmevault.app.issuance import Services
 from acmevault.app.rotation import RotationServices
+from acmevault.app.services import Services
 from acmevault.composition.config import Settings, settings
 from acmevault.domain.errors import ConfigurationError
 from acmevault.ports import IssueRequests, NoMetrics

@@ -15,10 +15,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from acmevault.app.authorization import Caller
-from acmevault.app.issuance import Services, define_certificate
+from acmevault.app.issuance import define_certificate
 from acmevault.app.recovery import reset_certificate
 from acmevault.app.renewal import queue_renewal
 from acmevault.app.revocation import RevocationReason, delete_certificate, revoke_certificate
+from acmevault.app.services import Services
 from acmevault.app.views import certificate_view
 from acmevault.domain.certificate import Certificate, CertificateSpec
 from acmevault.domain.errors import CertificateNotFound, ValidationError

@@ -22,8 +22,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Depends, Request
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from acmevault.app.issuance import Services
 from acmevault.app.rotation import RotationServices
+from acmevault.app.services import Services
 from acmevault.composition import services as composition
 from acmevault.composition.config import settings
 from acmevault.entrypoints.http.access import Access
