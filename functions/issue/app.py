@@ -7,11 +7,11 @@ from functools import cache
 from typing import Any
 
 from acmevault.adapters.aws.metrics import PowertoolsMetrics
-from acmevault.adapters.aws.queue import parse_message
 from acmevault.app.renewal import work
 from acmevault.app.services import Services
 from acmevault.composition.config import settings
 from acmevault.composition.services import queue, services
+from acmevault.domain.issue_message import parse_message
 from acmevault.entrypoints.runtime import deadline, lambda_logger
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response

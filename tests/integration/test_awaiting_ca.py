@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acmevault.adapters.aws.queue import IssueMessage
 from acmevault.app.renewal import work
 from acmevault.app.views import certificate_view
 from acmevault.domain.certificate import Status
+from acmevault.domain.issue_message import IssueMessage
 from acmevault_cli.local.invoke import find_function, invoke, load_event
 
 from tests.reliability.fault_proxy import FaultProxy, OrderHold

@@ -15,10 +15,10 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from acmevault.adapters.aws.queue import IssueMessage
 from acmevault.app.renewal import work
 from acmevault.domain.certificate import Status
 from acmevault.domain.errors import UnavailableError
+from acmevault.domain.issue_message import IssueMessage
 
 from tests.reliability.conftest import SEED, Report, Row, scale
 from tests.reliability.fault_proxy import FaultProxy, OrderHold

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from acmevault.adapters.aws.queue import parse_message
 from acmevault.domain.certificate import (
     CertificateSpec,
     CertificateState,
@@ -15,6 +14,7 @@ from acmevault.domain.certificate import (
     RegionStatus,
 )
 from acmevault.domain.errors import ValidationError
+from acmevault.domain.issue_message import parse_message
 
 
 def test_an_on_demand_message_carries_the_serial_it_was_asked_for():

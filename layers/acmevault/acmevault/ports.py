@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from acmevault.domain.certificate import Certificate, CertificateSpec, CertificateState
 from acmevault.domain.directory import (
@@ -25,11 +25,9 @@ from acmevault.domain.directory import (
     Rotation,
     SupersededCertificate,
 )
+from acmevault.domain.issue_message import IssueMessage
 from acmevault.domain.keys import CertificateBundle
 from acmevault.domain.policy import DirectoryPolicy
-
-if TYPE_CHECKING:
-    from acmevault.adapters.aws.queue import IssueMessage
 
 
 class Directories(Protocol):

@@ -25,9 +25,9 @@ from acmevault.domain.certificate import Certificate, CertificateState, Status
 from acmevault.domain.errors import AwaitingCa
 
 if TYPE_CHECKING:  # issuance records a wait through this module: a type-only import both ways
-    from acmevault.adapters.aws.queue import IssueMessage
     from acmevault.app.issuance import Record
     from acmevault.app.services import Services
+    from acmevault.domain.issue_message import IssueMessage
     from acmevault.ports import IssueRequests
 
 log = logging.getLogger(__name__)

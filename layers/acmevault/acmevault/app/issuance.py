@@ -41,7 +41,6 @@ from acme import messages
 from cryptography import x509
 
 from acmevault.adapters.acme.session import AcmeSession, Order
-from acmevault.adapters.aws.s3 import prefix_for
 from acmevault.app import sxg
 from acmevault.app.authorization import Permit
 from acmevault.app.awaiting import record_waiting
@@ -61,6 +60,7 @@ from acmevault.domain.certificate import (
     default_alert_at,
     default_renew_at,
     retry_delay,
+    s3_prefix_for,
 )
 from acmevault.domain.errors import (
     AcmeVaultError,
@@ -541,7 +541,7 @@ def publish_certificate(
         not_after=bundle.not_after,
         renew_at=default_renew_at(bundle.not_before, bundle.not_after, spec.renew_fraction),
         regions=regions,
-        s3_prefix=prefix_for(spec.name),
+        s3_prefix=s3_prefix_for(spec.name),
         account_url=session.account_url,
         updated_at=now,
         alert_at=default_alert_at(bundle.not_before, bundle.not_after),

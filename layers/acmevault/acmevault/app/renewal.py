@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from acmevault.adapters.aws.queue import IssueMessage, IssueQueue
 from acmevault.app.awaiting import hand_back, is_awaiting
 from acmevault.app.history import record_history
 from acmevault.app.issuance import issue_certificate, renew_if_due, renew_on_request
@@ -22,6 +21,7 @@ from acmevault.app.notices import Alert, Notice, tell
 from acmevault.app.services import Services
 from acmevault.domain.certificate import Certificate, RegionStatus
 from acmevault.domain.errors import AcmeVaultError, LeaseHeld, LeaseLost, UnavailableError
+from acmevault.domain.issue_message import IssueMessage
 from acmevault.ports import IssueRequests
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class Sweep:
     expiring: list[str]
 
 
-def sweep(now: datetime, services: Services, queue: IssueQueue) -> Sweep:
+def sweep(now: datetime, services: Services, queue: IssueRequests) -> Sweep:
     """Queue one message per due certificate, and alert on those close to expiry and not renewed."""
     queued = queue.send(services.certificates.due(now), reason="renewal")
     expiring = [name for name in services.certificates.expiring(now) if _alert_expiring(name, now, services)]

@@ -276,6 +276,12 @@ class Certificate:
     state: CertificateState = field(default_factory=CertificateState)
 
 
+def s3_prefix_for(name: str) -> str:
+    """Where a certificate's files are kept in the bucket (``certificates/<name>/``): the record's
+    ``s3_prefix``, and the key prefix of its cert, chain, fullchain, privkey and metadata files."""
+    return f"certificates/{name}/"
+
+
 def default_renew_at(not_before: datetime, not_after: datetime, fraction: float | None = None) -> datetime:
     """Renew when a third of the lifetime remains (half for lifetimes under 10 days), or ``fraction``.
 

@@ -12,7 +12,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from acmevault.adapters.aws.queue import IssueMessage
 from acmevault.app.awaiting import hand_back
 from acmevault.app.issuance import define_certificate, issue_certificate
 from acmevault.app.recovery import forget_region, reset_certificate
@@ -21,6 +20,7 @@ from acmevault.composition.config import settings
 from acmevault.composition.services import queue
 from acmevault.domain.certificate import Certificate, CertificateSpec
 from acmevault.domain.errors import AcmeVaultError, CertificateNotFound
+from acmevault.domain.issue_message import IssueMessage
 from acmevault.domain.validation import validate_name, validate_region
 
 from acmevault_cli.arguments import DEFAULT_TIMEOUT, check_timeout, seconds

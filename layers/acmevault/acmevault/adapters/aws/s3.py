@@ -9,17 +9,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from acmevault.adapters.aws.clients import client, error_code, translated
+from acmevault.domain.certificate import s3_prefix_for
 from acmevault.domain.errors import ConflictError
 from acmevault.domain.keys import CertificateBundle
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
     from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
-
-
-def prefix_for(name: str) -> str:
-    """Where a certificate's files are in the bucket: ``certificates/<name>/``."""
-    return f"certificates/{name}/"
 
 
 class S3Store:
@@ -38,7 +34,7 @@ class S3Store:
         set, so a reader that follows it never pairs a certificate with the wrong key.
         """
         s3 = client("s3", self._region)
-        prefix = prefix_for(name)
+        prefix = s3_prefix_for(name)
         files = {
             "cert.pem": bundle.certificate_pem,
             "chain.pem": bundle.chain_pem,
@@ -60,7 +56,7 @@ class S3Store:
 
     def get_certificate_pem(self, name: str) -> str:
         """The certificate (leaf, PEM) currently served from S3 for ``name``."""
-        key = prefix_for(name) + "cert.pem"
+        key = s3_prefix_for(name) + "cert.pem"
         body = self._get(key)
         if body is None:
             raise ConflictError(f"certificate {name!r} has no s3://{self.bucket}/{key}; issue it again first")
@@ -68,7 +64,7 @@ class S3Store:
 
     def mark_revoked(self, name: str, revoked: dict[str, Any]) -> None:
         """Record the revocation in metadata.json (the PEMs stay, so nothing reads as if it vanished)."""
-        key = prefix_for(name) + "metadata.json"
+        key = s3_prefix_for(name) + "metadata.json"
         current = self._get(key)
         metadata = json.loads(current) if current else {"name": name}
         metadata["revoked"] = revoked
@@ -107,7 +103,7 @@ class S3Store:
         from acmevault.domain.keys import load_private_key
 
         wanted = _spki(x509.load_pem_x509_certificate(certificate_pem.encode()).public_key())
-        key = prefix_for(name) + "privkey.pem"
+        key = s3_prefix_for(name) + "privkey.pem"
         s3 = client("s3", self._region)
         with translated(f"listing the versions of s3://{self.bucket}/{key}"):
             pages = s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=key)
