@@ -247,10 +247,10 @@ class WrongValueDns(Route53Dns):
     def publish(self, records: Any, deadline: float, role_arn: str | None = None) -> None:
         wrong = base64.urlsafe_b64encode(hashlib.sha256(b"not the key authorization").digest()).rstrip(b"=")
         self.wrong_value = wrong.decode()
-        super().publish([(zone, name, self.wrong_value) for zone, name, _ in records], deadline, role_arn)
+        super().publish([replace(r, value=self.wrong_value) for r in records], deadline, role_arn)
 
     def remove(self, records: Any, role_arn: str | None = None) -> None:
-        super().remove([(zone, name, self.wrong_value) for zone, name, _ in records], role_arn)
+        super().remove([replace(r, value=self.wrong_value) for r in records], role_arn)
 
 
 def test_a_wrong_txt_value_fails_validation_with_the_cas_detail(stack, cli, directory, dns_server, unique, state):

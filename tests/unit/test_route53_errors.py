@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from acmevault.adapters.aws.dns import Route53Dns
+from acmevault.domain.dns import TxtRecord
 from acmevault.domain.errors import AwsUnavailable, DnsError
 from botocore.stub import Stubber
 
@@ -53,7 +54,7 @@ def test_access_denied_to_a_zone_names_the_record_the_zone_and_the_role():
     dns = StubbedDns()
     dns.stub.add_client_error("change_resource_record_sets", "AccessDenied", DENIED, http_status_code=403)
     with pytest.raises(DnsError) as denied:
-        dns.publish([("Z0PARTNER", "_acme-challenge.www.example.net", "v")], deadline=1e12, role_arn=ROLE)
+        dns.publish([TxtRecord("Z0PARTNER", "_acme-challenge.www.example.net", "v")], deadline=1e12, role_arn=ROLE)
     assert denied.value.message == (
         f"_acme-challenge.www.example.net: Route 53 hosted zone Z0PARTNER as role {ROLE}: "
         f"access denied (AccessDenied): {DENIED}"

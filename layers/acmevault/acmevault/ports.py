@@ -25,6 +25,7 @@ from acmevault.domain.directory import (
     Rotation,
     SupersededCertificate,
 )
+from acmevault.domain.dns import TxtRecord
 from acmevault.domain.issue_message import IssueMessage
 from acmevault.domain.keys import CertificateBundle
 from acmevault.domain.policy import DirectoryPolicy
@@ -132,7 +133,7 @@ class Certificates(Protocol):
 
 
 class Dns(Protocol):
-    """dns-01 TXT records as (zone id, record name, value); ``role_arn``: zones in another account.
+    """dns-01 TXT records (``TxtRecord``: zone id, record name, value); ``role_arn``: zones in another account.
 
     DnsError when Route 53 denies access (to the role in another account too) or rejects a change."""
 
@@ -141,12 +142,12 @@ class Dns(Protocol):
         ``domain``; DnsError when there is none."""
         ...
 
-    def publish(self, records: Iterable[tuple[str, str, str]], deadline: float, role_arn: str | None = None) -> None:
+    def publish(self, records: Iterable[TxtRecord], deadline: float, role_arn: str | None = None) -> None:
         """Write the records and wait until the DNS serves them; DnsError when a zone refuses them, AwsUnavailable
         when they are not served by ``deadline`` (time.monotonic()): the next attempt resumes."""
         ...
 
-    def remove(self, records: Iterable[tuple[str, str, str]], role_arn: str | None = None) -> None:
+    def remove(self, records: Iterable[TxtRecord], role_arn: str | None = None) -> None:
         """Delete the records; one already gone (or refused) is skipped, so a DnsError never comes out of it."""
         ...
 

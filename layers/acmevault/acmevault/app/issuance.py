@@ -62,6 +62,7 @@ from acmevault.domain.certificate import (
     retry_delay,
     s3_prefix_for,
 )
+from acmevault.domain.dns import TxtRecord
 from acmevault.domain.errors import (
     AcmeVaultError,
     AuthorizationRequired,
@@ -498,7 +499,9 @@ def prove_with_dns01(session: AcmeSession, order: Order, spec: CertificateSpec, 
     answered without time left to see the CA's check through: the order stays open for the next attempt."""
     challenges = [session.dns_challenge(a) for a in order.pending() if a.body.status == messages.STATUS_PENDING]
     role = spec.route53_role_arn  # zones in another AWS account are written as this role
-    records = [(dns.zone_for(c.domain, spec.hosted_zone_id, role), c.record_name, c.record_value) for c in challenges]
+    records = [
+        TxtRecord(dns.zone_for(c.domain, spec.hosted_zone_id, role), c.record_name, c.record_value) for c in challenges
+    ]
     try:
         dns.publish(records, deadline, role)
         if time.monotonic() + VALIDATION_RESERVE_SECONDS > deadline:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from acmevault.adapters.aws.clients import assumed_client, client, error_code, translated
+from acmevault.domain.dns import TxtRecord
 from acmevault.domain.errors import AwsUnavailable, DnsError
 
 if TYPE_CHECKING:
@@ -88,14 +89,14 @@ class Route53Dns:
             raise DnsError(f"{domain}: no Route 53 hosted zone found for this name{where} (set hosted_zone_id)")
         return max(matches, key=lambda m: len(m[0]))[1]
 
-    def publish(self, records: Iterable[tuple[str, str, str]], deadline: float, role_arn: str | None = None) -> None:
-        """UPSERT (zone id, record name, value) TXT records, one change per zone; wait until INSYNC."""
+    def publish(self, records: Iterable[TxtRecord], deadline: float, role_arn: str | None = None) -> None:
+        """UPSERT the TXT records, one change per zone; wait until INSYNC."""
         changes = [self._change(zone, "UPSERT", names, role_arn) for zone, names in _grouped(records).items()]
         for change_id, status in changes:
             if status != "INSYNC":
                 self._wait_insync(change_id, deadline, role_arn)
 
-    def remove(self, records: Iterable[tuple[str, str, str]], role_arn: str | None = None) -> None:
+    def remove(self, records: Iterable[TxtRecord], role_arn: str | None = None) -> None:
         """Delete the records, one change per zone; a zone that refuses (already gone, changed by someone
         else) is skipped. The zones are read again for the next round."""
         self._zones.pop(role_arn, None)  # the round is over: the next one reads the zones again
@@ -168,10 +169,10 @@ class Route53Dns:
             delay = min(delay * 2, 5.0)
 
 
-def _grouped(records: Iterable[tuple[str, str, str]]) -> dict[str, dict[str, list[str]]]:
+def _grouped(records: Iterable[TxtRecord]) -> dict[str, dict[str, list[str]]]:
     """zone → record name → values (a wildcard and its apex put two values on one name)."""
     grouped: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for zone, name, value in records:
-        if value not in grouped[zone][name]:
-            grouped[zone][name].append(value)
+    for record in records:
+        if record.value not in grouped[record.zone][record.name]:
+            grouped[record.zone][record.name].append(record.value)
     return grouped
