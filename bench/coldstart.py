@@ -479,7 +479,7 @@ def local_stack(work: Path) -> Iterator[Any]:
 
 def prepare_certificates(stack: Any, stack_env: dict[str, str]) -> dict[str, list[str]]:
     """Vault a directory (its account registered at Pebble now) and define two certificates per key type."""
-    from acmevault.app.issuance import define_certificate
+    from acmevault.app.definition import define_certificate
     from acmevault.composition.config import Settings
     from acmevault.composition.services import build
     from acmevault.domain.certificate import CertificateSpec

@@ -59,7 +59,7 @@ class Dns01Context(Context):
 
 class AcmevaultInProcess(bench.AcmevaultInProcess):
     def prepare(self, index: int) -> None:
-        from acmevault.app.issuance import define_certificate
+        from acmevault.app.definition import define_certificate
         from acmevault.domain.certificate import CertificateSpec
 
         spec = CertificateSpec.parse(

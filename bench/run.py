@@ -276,7 +276,7 @@ class AcmevaultInProcess(_Acmevault):
         return self._services
 
     def prepare(self, index: int) -> None:
-        from acmevault.app.issuance import define_certificate
+        from acmevault.app.definition import define_certificate
         from acmevault.domain.certificate import CertificateSpec
 
         spec = CertificateSpec.parse(

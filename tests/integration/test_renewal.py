@@ -103,7 +103,7 @@ def test_a_renewed_certificate_is_due_again_after_two_thirds_of_its_life(stack, 
 
 
 def test_a_per_certificate_fraction_overrides_the_default(stack, directory, unique):
-    from acmevault.app.issuance import define_certificate
+    from acmevault.app.definition import define_certificate
     from acmevault.domain.certificate import CertificateSpec
 
     services = fresh_services(stack)

@@ -1,4 +1,4 @@
-"""The network layer's own retries (acme_session._Network), without a network: what is sent again, and when.
+"""The network layer's own retries (adapters.acme.network.Network), without a network: what is sent again, and when.
 
 The fault-proxy suite shows the effect end to end; these pin the rules: a 5xx or 429 is tried again
 (Retry-After honoured, a bounded wait in all), a lost connection only where sending again is harmless.
@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import requests
 from acme import messages
-from acmevault.adapters.acme import session as acme_session
+from acmevault.adapters.acme import network as acme_network
+from acmevault.adapters.acme.translation import translated
 from acmevault.domain.errors import CaUnavailable
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
@@ -50,13 +51,13 @@ def refused() -> requests.exceptions.ConnectionError:
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     slept: list[float] = []
-    monkeypatch.setattr(acme_session.time, "sleep", slept.append)
+    monkeypatch.setattr(acme_network.time, "sleep", slept.append)
     return slept
 
 
 def network(outcomes: list[Any]) -> tuple[Any, list[int]]:
-    """A _Network whose sends produce ``outcomes`` in turn (an answer is checked as the acme package checks it)."""
-    net = acme_session._Network(key=None)
+    """A Network whose sends produce ``outcomes`` in turn (an answer is checked as the acme package checks it)."""
+    net = acme_network.Network(key=None)
     sent: list[int] = []
 
     def post_once(url: str, obj: Any, **kwargs: Any) -> requests.Response:
@@ -74,7 +75,7 @@ def test_a_5xx_burst_is_waited_out_with_backoff(sleeps):
     net, sent = network([answer(503), answer(502), answer(500, problem="serverInternal"), answer(200)])
     assert net.post(URL, PAYLOAD).status_code == 200
     assert len(sent) == 4
-    assert len(sleeps) == 3 and sleeps[0] < sleeps[2] and sum(sleeps) < acme_session.TRANSIENT_MAX_WAIT
+    assert len(sleeps) == 3 and sleeps[0] < sleeps[2] and sum(sleeps) < acme_network.TRANSIENT_MAX_WAIT
 
 
 def test_retry_after_is_honoured(sleeps):
@@ -87,7 +88,7 @@ def test_a_retry_after_beyond_the_budget_goes_to_the_queue_at_once_with_its_wait
     net, sent = network([answer(429, retry_after="3600", problem="rateLimited")])
     with (
         pytest.raises(CaUnavailable, match="placing the order: rate limited by the CA") as raised,
-        acme_session._translated("placing the order", URL),
+        translated("placing the order", URL),
     ):
         net.post(URL, PAYLOAD)
     assert raised.value.retry_after == 3600.0
@@ -95,13 +96,13 @@ def test_a_retry_after_beyond_the_budget_goes_to_the_queue_at_once_with_its_wait
 
 
 def test_a_burst_longer_than_the_retries_fails_the_attempt(sleeps):
-    net, sent = network([answer(503)] * (acme_session.TRANSIENT_RETRIES + 1))
+    net, sent = network([answer(503)] * (acme_network.TRANSIENT_RETRIES + 1))
     with (
         pytest.raises(CaUnavailable, match="the CA answered HTTP 503"),
-        acme_session._translated("finalizing the order", URL),
+        translated("finalizing the order", URL),
     ):
         net.post(URL, PAYLOAD)
-    assert len(sent) == acme_session.TRANSIENT_RETRIES + 1
+    assert len(sent) == acme_network.TRANSIENT_RETRIES + 1
 
 
 def test_a_request_with_a_payload_is_not_sent_again_after_its_answer_was_lost(sleeps):

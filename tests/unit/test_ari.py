@@ -1,4 +1,5 @@
-"""ARI (RFC 9773) planning against recorded renewalInfo responses (Pebble 2.4.0 serves no ARI)."""
+"""ARI (RFC 9773) planning against recorded renewalInfo responses (Pebble 2.4.0 serves no ARI), read as the
+ACME adapter reads them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from acmevault.adapters.acme.translation import renewal_info_from
 from acmevault.domain import ari
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -18,6 +20,10 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 def response(start: str, end: str) -> dict[str, object]:
     # the shape Let's Encrypt and the RFC's examples send
     return {"suggestedWindow": {"start": start, "end": end}, "explanationURL": "https://ca.example/why"}
+
+
+def planned(document: object, retry_after: float | None, now: datetime, rng: random.Random) -> ari.RenewalPlan:
+    return ari.plan(renewal_info_from(document, retry_after), now, rng)
 
 
 def test_the_rfc_example_certificate_id():
@@ -40,26 +46,26 @@ def test_the_rfc_example_certificate_id():
 
 
 def test_a_time_inside_the_window_and_retry_after_honoured():
-    plan = ari.plan(response("2026-12-20T00:00:00Z", "2026-12-22T00:00:00Z"), 21600, NOW, random.Random(1))
+    plan = planned(response("2026-12-20T00:00:00Z", "2026-12-22T00:00:00Z"), 21600, NOW, random.Random(1))
     assert datetime(2026, 12, 20, tzinfo=UTC) <= plan.renew_at <= datetime(2026, 12, 22, tzinfo=UTC)
     assert plan.check_again_at == NOW + timedelta(hours=6)
 
 
 def test_times_are_spread_over_the_window():
     times = {
-        ari.plan(response("2026-12-20T00:00:00Z", "2026-12-22T00:00:00Z"), None, NOW, random.Random(i)).renew_at
+        planned(response("2026-12-20T00:00:00Z", "2026-12-22T00:00:00Z"), None, NOW, random.Random(i)).renew_at
         for i in range(20)
     }
     assert len(times) == 20
 
 
 def test_a_window_in_the_past_means_renew_now():
-    plan = ari.plan(response("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"), 3600, NOW, random.Random(0))
+    plan = planned(response("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"), 3600, NOW, random.Random(0))
     assert plan.renew_at == NOW
 
 
 def test_a_window_that_has_begun_picks_a_time_from_now_on():
-    plan = ari.plan(response("2026-11-20T00:00:00Z", "2026-11-28T00:00:00Z"), None, NOW, random.Random(0))
+    plan = planned(response("2026-11-20T00:00:00Z", "2026-11-28T00:00:00Z"), None, NOW, random.Random(0))
     assert NOW <= plan.renew_at <= datetime(2026, 11, 28, tzinfo=UTC)
 
 
@@ -76,7 +82,7 @@ def test_a_window_that_has_begun_picks_a_time_from_now_on():
     ],
 )
 def test_an_invalid_window_is_an_error_checked_again_in_six_hours(document):
-    plan = ari.plan(document, 60, NOW, random.Random(0))
+    plan = ari.plan(renewal_info_from(document, 60), NOW, random.Random(0))
     assert plan.renew_at is None
     assert plan.check_again_at == NOW + timedelta(hours=6)
 
@@ -92,5 +98,5 @@ def test_an_invalid_window_is_an_error_checked_again_in_six_hours(document):
     ],
 )
 def test_retry_after_is_clamped_to_a_minute_and_a_day(retry_after, expected):
-    plan = ari.plan(response("2026-12-20T00:00:00Z", "2026-12-22T00:00:00Z"), retry_after, NOW, random.Random(0))
+    plan = planned(response("2026-12-20T00:00:00Z", "2026-12-22T00:00:00Z"), retry_after, NOW, random.Random(0))
     assert plan.check_again_at == NOW + expected

@@ -7,8 +7,7 @@ import time
 
 import pytest
 import requests
-from acmevault.adapters.acme import session as acme_session
-from acmevault.adapters.acme.session import AcmeSession
+from acmevault.adapters.acme import polling
 from acmevault.domain.errors import CaUnavailable
 
 
@@ -23,27 +22,31 @@ def _response(retry_after: str | None) -> requests.Response:
 @pytest.fixture
 def sleeps(monkeypatch):
     slept: list[float] = []
-    monkeypatch.setattr(acme_session.time, "sleep", slept.append)
+    monkeypatch.setattr(polling.time, "sleep", slept.append)
     return slept
 
 
 def _poll(answers, deadline=None):
-    session = object.__new__(AcmeSession)  # no network: only the loop is under test
-    session.directory_url = "https://ca.example/dir"
     remaining = iter(answers)
-    return session._poll(lambda: next(remaining), lambda v: v == "done", deadline or time.monotonic() + 60, "order")
+    return polling.poll(
+        lambda: next(remaining),
+        lambda v: v == "done",
+        deadline or time.monotonic() + 60,
+        "order",
+        "https://ca.example/dir",
+    )
 
 
 def test_retry_after_seconds_are_waited(sleeps):
     assert _poll([("processing", _response("3")), ("done", _response(None))]) == "done"
-    assert sleeps == [acme_session.FIRST_POLL_DELAY, 3.0]
+    assert sleeps == [polling.FIRST_POLL_DELAY, 3.0]
 
 
 def test_without_retry_after_the_delay_doubles_from_milliseconds(sleeps):
     answers = [("pending", _response(None))] * 4 + [("done", _response(None))]
     _poll(answers)
     assert sleeps[0] < 0.01
-    assert all(b == min(a * 2, acme_session.MAX_POLL_DELAY) for a, b in itertools.pairwise(sleeps))
+    assert all(b == min(a * 2, polling.MAX_POLL_DELAY) for a, b in itertools.pairwise(sleeps))
 
 
 def test_an_http_date_retry_after_is_understood(sleeps):

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from acmevault.domain.ari import RenewalInfo
 from acmevault.domain.certificate import Certificate, CertificateSpec, CertificateState
 from acmevault.domain.directory import (
     Account,
@@ -28,7 +29,76 @@ from acmevault.domain.directory import (
 from acmevault.domain.dns import TxtRecord
 from acmevault.domain.issue_message import IssueMessage
 from acmevault.domain.keys import CertificateBundle
+from acmevault.domain.orders import DnsChallenge, Order
 from acmevault.domain.policy import DirectoryPolicy
+
+
+class CaSession(Protocol):
+    """What issuance and revocation ask of a CA: one session with one ACME account at one directory.
+
+    Every method raises CaUnavailable when the CA cannot be reached, fails (5xx, serverInternal) or
+    rate-limits (``retry_after``: the CA's Retry-After, if it gave one): try later. When the CA refuses,
+    a CaError, typed for the problems callers act on (``domain.errors.ca_problem``: AlreadyRevoked,
+    Unauthorized, ...); CaError too when its answer is not ACME; CredentialRejected when the directory
+    has no account yet. (Revoking a certificate with its own key, without an account: ``CaAccounts``.)
+    """
+
+    @property
+    def directory_url(self) -> str:
+        """The ACME directory this session talks to."""
+        ...
+
+    @property
+    def account_url(self) -> str | None:
+        """The account's URL; None when the directory has no account yet."""
+        ...
+
+    @property
+    def supports_ari(self) -> bool:
+        """Whether the CA offers renewal information (RFC 9773)."""
+        ...
+
+    def place_order(self, csr_pem: bytes, profile: str | None = None, replaces: str | None = None) -> Order:
+        """Place an order for the CSR's names, and only that: its authorizations are not fetched yet, so the
+        caller can record the order's URL before anything else can fail. ``replaces``: the ARI id of the
+        certificate it renews."""
+        ...
+
+    def with_authorizations(self, order: Order) -> Order:
+        """The order with its authorizations as they stand at the CA (each with its dns-01 challenge)."""
+        ...
+
+    def fetch_order(self, url: str, csr_pem: bytes) -> Order:
+        """An order placed earlier, as it stands now at the CA, with its authorizations; ``csr_pem``:
+        the CSR it was placed with (to finalize it)."""
+        ...
+
+    def answer(self, challenge: DnsChallenge) -> None:
+        """Tell the CA the challenge's TXT record is published: it looks now."""
+        ...
+
+    def wait_for_authorization(self, url: str, deadline: float) -> None:
+        """Wait (until ``deadline``, a monotonic time) for the CA's check of an answered challenge.
+        ChallengeFailed, with the CA's reason, when the authorization did not become valid."""
+        ...
+
+    def finalize(self, order: Order, deadline: float) -> str:
+        """Send the CSR unless the CA has it already, wait for the certificate, return the full chain PEM.
+        AwaitingCa when the CA keeps the order processing (an approval): not a failure, the order is
+        finished later; CaError when the order became invalid."""
+        ...
+
+    def order_urls(self) -> list[str]:
+        """Every order of this account, as the CA lists them."""
+        ...
+
+    def renewal_info(self, certificate_id: str) -> RenewalInfo:
+        """The CA's renewal window for a certificate (its ARI id, ``domain.ari.certificate_id``)."""
+        ...
+
+    def revoke(self, certificate_pem: str, reason: int) -> None:
+        """Revoke a certificate this account issued (an RFC 5280 reason code); AlreadyRevoked if it was."""
+        ...
 
 
 class Directories(Protocol):

@@ -30,7 +30,7 @@ def count(text: str) -> int:
 
 def check_timeout(timeout: float) -> float:
     """A worker must finish within its lease: past it, another worker may take the certificate over."""
-    from acmevault.app.issuance import LEASE_SECONDS
+    from acmevault.app.record import LEASE_SECONDS
 
     if not 0 < timeout <= LEASE_SECONDS:
         raise ValidationError("--timeout", f"{timeout:g} s is not within the lease (0 to {LEASE_SECONDS:g} s)")

@@ -77,6 +77,12 @@ class Accounts(Generic[SessionT]):
                 )
         return stored
 
+    @property
+    def ca(self) -> CaAccounts:
+        """The accounts at their CAs (``ports.CaAccounts``), for what needs no directory's session: revoking a
+        certificate with its own key at the directory that issued it."""
+        return self._ca
+
     def require(self, name: str) -> DirectoryCredential:
         """The directory's current credential; DirectoryNotFound names it when it is missing."""
         return self._directories.get(name)

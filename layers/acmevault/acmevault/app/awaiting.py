@@ -18,17 +18,16 @@ from __future__ import annotations
 import logging
 import math
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from acmevault.app.history import record_history
 from acmevault.app.notices import Alert, Notice, tell
+from acmevault.app.record import Record
+from acmevault.app.services import Services
 from acmevault.domain.certificate import Certificate, CertificateState, Status
 from acmevault.domain.errors import AwaitingCa
-
-if TYPE_CHECKING:  # issuance records a wait through this module: a type-only import both ways
-    from acmevault.app.issuance import Record
-    from acmevault.app.services import Services
-    from acmevault.domain.issue_message import IssueMessage
-    from acmevault.ports import IssueRequests
+from acmevault.domain.issue_message import IssueMessage
+from acmevault.ports import IssueRequests
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +70,6 @@ def record_waiting(record: Record, waiting: AwaitingCa) -> Certificate:
         extra={"certificate": record.cert.spec.name, "order": waiting.order_url, "next_check": next_check.isoformat()},
     )
     if state.awaiting_since is None or alert:
-        from acmevault.app.history import record_history  # imports issuance, which imports this module
-
         action = "awaiting the CA" if state.awaiting_since is None else "still awaiting the CA (people told)"
         record_history(record.cert.spec.name, {"action": action, "order": waiting.order_url}, services)
     if alert:
@@ -81,6 +78,7 @@ def record_waiting(record: Record, waiting: AwaitingCa) -> Certificate:
 
 
 def is_awaiting(state: CertificateState) -> bool:
+    """Whether the CA is holding the certificate's order (awaiting_since is set)."""
     return state.awaiting_since is not None
 
 

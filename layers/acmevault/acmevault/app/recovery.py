@@ -8,11 +8,11 @@ another worker holds it.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, replace
 
 from acmevault.app.history import record_history
-from acmevault.app.issuance import acm_regions
+from acmevault.app.record import lease
+from acmevault.app.regions import acm_regions
 from acmevault.app.services import Services
 from acmevault.domain.certificate import Certificate, PendingOrder
 from acmevault.domain.errors import ConflictError
@@ -31,17 +31,13 @@ class Reset:
 def reset_certificate(name: str, services: Services) -> Reset:
     """Discard the order in flight of ``name`` (a downloaded, unpushed certificate with it): the next
     attempt places a new order for the spec as it is. The serving certificate is not touched."""
-    owner = uuid.uuid4().hex
-    services.certificates.acquire_lease(name, owner, services.clock(), LEASE_SECONDS)
-    try:
+    with lease(name, services, LEASE_SECONDS) as owner:
         current = services.certificates.get(name)
         pending = current.state.pending
         if pending is None:
             return Reset(current, None)
         state = replace(current.state, pending=None, retry_at=None, updated_at=services.clock())
         services.certificates.save_state(name, state, owner)
-    finally:
-        services.certificates.release_lease(name, owner)
     log.info("order in flight discarded", extra={"certificate": name, "order": pending.order_url})
     entry = {"action": "pending order discarded", "order_url": pending.order_url}
     record_history(name, {**entry, "downloaded": pending.fullchain is not None}, services)
@@ -51,9 +47,7 @@ def reset_certificate(name: str, services: Services) -> Reset:
 def forget_region(name: str, region: str, services: Services, delete: bool = False) -> Certificate:
     """Stop tracking an ACM region the spec no longer names; with ``delete``, delete its ACM certificate
     too (ACM refuses while a load balancer or distribution still uses it: nothing is changed then)."""
-    owner = uuid.uuid4().hex
-    services.certificates.acquire_lease(name, owner, services.clock(), LEASE_SECONDS)
-    try:
+    with lease(name, services, LEASE_SECONDS) as owner:
         current = services.certificates.get(name)
         if region in acm_regions(current.spec, services):
             raise ConflictError(
@@ -67,8 +61,6 @@ def forget_region(name: str, region: str, services: Services, delete: bool = Fal
         regions = {r: s for r, s in current.state.regions.items() if r != region}
         state = replace(current.state, regions=regions, updated_at=services.clock())
         services.certificates.save_state(name, state, owner)
-    finally:
-        services.certificates.release_lease(name, owner)
     action = "ACM region deleted" if delete else "ACM region forgotten"
     record_history(name, {"action": action, "region": region, "arn": tracked.arn}, services)
     return Certificate(current.spec, state)

@@ -13,7 +13,6 @@ certificate is never renewed silently; the next action is an explicit re-issue.
 from __future__ import annotations
 
 import logging
-import uuid
 from contextlib import suppress
 from dataclasses import replace
 from enum import StrEnum
@@ -21,12 +20,11 @@ from typing import Any
 
 from cryptography import x509
 
-from acmevault.adapters.acme.session import AcmeSession
 from acmevault.app.history import record_history
 from acmevault.app.notices import Notice, tell
+from acmevault.app.record import lease
 from acmevault.app.services import Services
 from acmevault.domain.certificate import Certificate, Status
-from acmevault.domain.directory import DirectoryCredential
 from acmevault.domain.errors import AlreadyRevoked, ConflictError, ValidationError
 from acmevault.domain.quoting import quoted
 
@@ -68,13 +66,9 @@ _CODES = {
 
 def revoke_certificate(name: str, reason: RevocationReason, services: Services) -> Certificate:
     """Revoke the certificate serving for ``name``; ConflictError if there is none or it is revoked already."""
-    owner = uuid.uuid4().hex
     # An issue worker holds the same lease: a renewal never races a revocation of the same certificate.
-    services.certificates.acquire_lease(name, owner, services.clock(), LEASE_SECONDS)
-    try:
+    with lease(name, services, LEASE_SECONDS):
         return _revoke(services.certificates.get(name), reason, services)
-    finally:
-        services.certificates.release_lease(name, owner)
 
 
 def delete_certificate(name: str, services: Services, revoke: RevocationReason | None = None) -> Certificate | None:
@@ -127,7 +121,7 @@ def _revoke(current: Certificate, reason: RevocationReason, services: Services) 
                 f"certificate {spec.name!r} was issued by {issuer} and its private key is no longer in S3: "
                 "revoke it at that CA directly"
             )
-        revoke_at_issuer(issuer, pem, key_pem, reason.code)
+        revoke_at_issuer(issuer, pem, key_pem, reason.code, services)
 
     now = services.clock()
     mark = {"reason": reason.value, "code": reason.code, "at": now.isoformat(), "serial": state.serial}
@@ -142,12 +136,13 @@ def _revoke(current: Certificate, reason: RevocationReason, services: Services) 
     return revoked
 
 
-def revoke_at_issuer(directory_url: str, certificate_pem: str, key_pem: str, reason_code: int) -> None:
+def revoke_at_issuer(
+    directory_url: str, certificate_pem: str, key_pem: str, reason_code: int, services: Services
+) -> None:
     """Revoke at ``directory_url`` with a request signed by the certificate's own key (RFC 8555 §7.6):
     no account at that CA is needed. A certificate the CA had revoked already counts as revoked."""
-    session = AcmeSession(DirectoryCredential(directory_url=directory_url), key_pem)
     with suppress(AlreadyRevoked):  # a certificate the CA had revoked already counts as revoked
-        session.revoke_as_key_holder(certificate_pem, reason_code)
+        services.accounts.ca.revoke_with_key(directory_url, certificate_pem, key_pem, reason_code)
     log.info("certificate revoked at its issuing CA", extra={"directory_url": directory_url})
 
 

@@ -10,11 +10,21 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from acmevault.app.accounts import Accounts
 from acmevault.app.authorization import Gate
-from acmevault.ports import Alerts, CertificateManager, Certificates, Directories, Dns, Events, Files, KeyVault, Metrics
+from acmevault.ports import (
+    Alerts,
+    CaSession,
+    CertificateManager,
+    Certificates,
+    Directories,
+    Dns,
+    Events,
+    Files,
+    KeyVault,
+    Metrics,
+)
 
 
 @dataclass(frozen=True)
@@ -22,7 +32,7 @@ class Services:
     """Everything a use case talks to; built once per container by acmevault.composition.services."""
 
     directories: Directories
-    accounts: Accounts[Any]  # its sessions: what the ACME flow talks to
+    accounts: Accounts[CaSession]
     certificates: Certificates
     dns: Dns
     acm: CertificateManager

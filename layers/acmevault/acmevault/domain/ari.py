@@ -1,7 +1,8 @@
 """ACME Renewal Information (RFC 9773): when the CA wants a certificate renewed.
 
-Pure functions: the HTTP fetch lives in acme_session; these turn a response into a
-plan (when to renew, when to ask again) and are tested against recorded responses.
+Pure functions: the HTTP fetch lives in the ACME adapter, which reads the CA's answer into a
+:class:`RenewalInfo`; these turn it into a plan (when to renew, when to ask again) and are tested
+against recorded responses.
 """
 
 from __future__ import annotations
@@ -10,13 +11,21 @@ import base64
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from cryptography import x509
 
 MIN_RECHECK = timedelta(minutes=1)
 MAX_RECHECK = timedelta(days=1)
 DEFAULT_RECHECK = timedelta(hours=6)  # RFC 9773 §4.3.3, also after an error
+
+
+@dataclass(frozen=True)
+class RenewalInfo:
+    """The CA's renewal information for one certificate (RFC 9773 §4.2), as read by the adapter."""
+
+    start: datetime | None  # the suggested window; None: missing, or not a time
+    end: datetime | None
+    retry_after: float | None = None  # seconds, from the answer's Retry-After header
 
 
 @dataclass(frozen=True)
@@ -49,22 +58,17 @@ def clamp_recheck(seconds: float | None, now: datetime) -> datetime:
     return now + delay
 
 
-def plan(document: Any, retry_after_seconds: float | None, now: datetime, rng: random.Random) -> RenewalPlan:
+def plan(info: RenewalInfo, now: datetime, rng: random.Random) -> RenewalPlan:
     """A renewal time chosen at random inside the suggested window, and when to ask again.
 
-    An invalid window (missing, unparsable, end not after start) is treated like an
-    error: no renewal time from ARI, ask again in six hours. A window already in the
+    An invalid window (missing, unparsable, without a time zone, end not after start) is treated
+    like an error: no renewal time from ARI, ask again in six hours. A window already in the
     past means renew now.
     """
-    try:
-        window = document["suggestedWindow"]
-        start = datetime.fromisoformat(str(window["start"]).replace("Z", "+00:00"))
-        end = datetime.fromisoformat(str(window["end"]).replace("Z", "+00:00"))
-    except (KeyError, TypeError, ValueError):
+    start, end = info.start, info.end
+    if start is None or end is None or start.tzinfo is None or end.tzinfo is None or end <= start:
         return failed(now)
-    if start.tzinfo is None or end.tzinfo is None or end <= start:
-        return failed(now)
-    check_again = clamp_recheck(retry_after_seconds, now)
+    check_again = clamp_recheck(info.retry_after, now)
     if end <= now:
         return RenewalPlan(renew_at=now, check_again_at=check_again)
     earliest = max(start, now)

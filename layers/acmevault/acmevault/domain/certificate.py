@@ -282,6 +282,18 @@ def s3_prefix_for(name: str) -> str:
     return f"certificates/{name}/"
 
 
+def is_due(cert: Certificate, now: datetime, regions: Sequence[str] = ()) -> bool:
+    """Whether the next action is an issuance (or a lagging ACM region's catch-up) for ``regions``."""
+    state = cert.state
+    if state.serial is None or state.pending is not None or state.status is Status.REVOKED:
+        return True  # never issued, an order to finish, or revoked: the next action is an issue
+    if state.retry_at is not None:
+        return now >= state.retry_at
+    if state.lagging(regions):
+        return True
+    return state.renew_at is None or now >= state.renew_at
+
+
 def default_renew_at(not_before: datetime, not_after: datetime, fraction: float | None = None) -> datetime:
     """Renew when a third of the lifetime remains (half for lifetimes under 10 days), or ``fraction``.
 

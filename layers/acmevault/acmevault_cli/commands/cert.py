@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from acmevault.app.awaiting import hand_back
-from acmevault.app.issuance import define_certificate, issue_certificate
+from acmevault.app.definition import define_certificate
+from acmevault.app.issuance import issue_certificate
 from acmevault.app.recovery import forget_region, reset_certificate
 from acmevault.app.revocation import RevocationReason, delete_certificate, revoke_certificate
 from acmevault.composition.config import settings

@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from acmevault.app.awaiting import format_wait
-from acmevault.app.issuance import is_due
 from acmevault.app.views import certificate_view
-from acmevault.domain.certificate import Certificate
+from acmevault.domain.certificate import Certificate, is_due
 
 from acmevault_cli.operator import services
 from acmevault_cli.output import print_json, print_table

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from acmevault.app.authorization import Caller
-from acmevault.app.issuance import define_certificate
+from acmevault.app.definition import define_certificate
 from acmevault.app.recovery import reset_certificate
 from acmevault.app.renewal import queue_renewal
 from acmevault.app.revocation import RevocationReason, delete_certificate, revoke_certificate
