@@ -158,10 +158,11 @@ class RecordingDns(Route53Dns):
     def publish(self, records: Any, deadline: float, role_arn: str | None = None) -> None:
         records = list(records)
         super().publish(records, deadline, role_arn)
-        for zone, record_name, _ in records:
-            for rrset in self.stack.aws("route53").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]:
-                if rrset["Type"] == "TXT" and rrset["Name"] == record_name + ".":
-                    self.seen.append((record_name, [r["Value"] for r in rrset["ResourceRecords"]]))
+        for record in records:
+            zone = self.stack.aws("route53").list_resource_record_sets(HostedZoneId=record.zone)
+            for rrset in zone["ResourceRecordSets"]:
+                if rrset["Type"] == "TXT" and rrset["Name"] == record.name + ".":
+                    self.seen.append((record.name, [r["Value"] for r in rrset["ResourceRecords"]]))
 
 
 def challenge_records(stack: Any) -> list[str]:

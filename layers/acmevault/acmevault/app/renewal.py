@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from acmevault.app.awaiting import hand_back, is_awaiting
 from acmevault.app.history import record_history
@@ -21,25 +22,38 @@ from acmevault.app.notices import Alert, Notice, tell
 from acmevault.app.services import Services
 from acmevault.domain.certificate import Certificate, RegionStatus
 from acmevault.domain.errors import AcmeVaultError, LeaseHeld, LeaseLost, UnavailableError
-from acmevault.domain.issue_message import IssueMessage
+from acmevault.domain.issue_message import SCHEDULED, IssueMessage
 from acmevault.ports import IssueRequests
 
 log = logging.getLogger(__name__)
 
 ALERT_AGAIN_AFTER = timedelta(days=1)
-# served from S3 and the other regions; the failing region is retried on its own, without a new order
-ISSUED_REGION_FAILING = "issued (ACM region failing)"
+
+
+class Outcome(StrEnum):
+    """What the issue worker did with one message (logged as ``outcome``; counted by ``renew --due``)."""
+
+    ISSUED = "issued"
+    # served from S3 and the other regions; the failing region is retried on its own, without a new order
+    ISSUED_REGION_FAILING = "issued (ACM region failing)"
+    NOT_DUE = "not due"  # scheduled, and not due (the renewal window was checked again if its time had come)
+    AWAITING_CA = "awaiting_ca"  # the CA holds the order (an approval): handed back, delayed
+    FAILED = "failed"  # recorded on the certificate and told to people; the message is done
+    BUSY = "busy"  # scheduled, and another worker holds the certificate
+    ALREADY_DONE = "already done"  # on demand, and the certificate moved past the serial it was asked for
 
 
 @dataclass(frozen=True)
 class Sweep:
+    """What one sweep did: how many certificates it queued, and which ones are close to expiry."""
+
     queued: int
     expiring: list[str]
 
 
 def sweep(now: datetime, services: Services, queue: IssueRequests) -> Sweep:
     """Queue one message per due certificate, and alert on those close to expiry and not renewed."""
-    queued = queue.send(services.certificates.due(now), reason="renewal")
+    queued = queue.send(services.certificates.due(now), reason=SCHEDULED)
     expiring = [name for name in services.certificates.expiring(now) if _alert_expiring(name, now, services)]
     services.metrics.sweep_done(queued, len(expiring))
     log.info("sweep done", extra={"queued": queued, "expiring": len(expiring)})
@@ -84,7 +98,7 @@ def _alert_expiring(name: str, now: datetime, services: Services) -> bool:
     return True
 
 
-def work(message: IssueMessage, services: Services, deadline: float, queue: IssueRequests | None = None) -> str:
+def work(message: IssueMessage, services: Services, deadline: float, queue: IssueRequests | None = None) -> Outcome:
     """What the issue worker does with one message; returns the outcome, raises only to be retried.
 
     A transient failure (CA or AWS unavailable) is raised, so the message comes back after the
@@ -103,26 +117,26 @@ def work(message: IssueMessage, services: Services, deadline: float, queue: Issu
         elif message.knows_serial:
             issued = renew_on_request(message.certificate, services, deadline, message.requested_serial)
             if issued is None:
-                return "already done"
+                return Outcome.ALREADY_DONE
         else:
             issued = issue_certificate(message.certificate, services, deadline)
     except (LeaseHeld, LeaseLost):
         if message.scheduled:
-            return "busy"
+            return Outcome.BUSY
         raise
     except UnavailableError:
         raise
     except AcmeVaultError as error:
         log.warning("not issued", extra={"certificate": message.certificate, "error": error.code})
-        return "failed"
+        return Outcome.FAILED
     if issued is None:
-        return "not due"
+        return Outcome.NOT_DUE
     if is_awaiting(issued.state):
         if queue is not None:
             hand_back(message, issued, services.clock(), queue)
-        return "awaiting_ca"
+        return Outcome.AWAITING_CA
     lagging = any(r.status is RegionStatus.FAILED for r in issued.state.regions.values())
-    return ISSUED_REGION_FAILING if lagging else "issued"
+    return Outcome.ISSUED_REGION_FAILING if lagging else Outcome.ISSUED
 
 
 def renew_due(
@@ -130,16 +144,16 @@ def renew_due(
     now: datetime,
     timeout: float,
     workers: int = 8,
-    progress: Callable[[str, str], None] | None = None,
-) -> Counter[str]:
+    progress: Callable[[str, Outcome], None] | None = None,
+) -> Counter[Outcome]:
     """The sweep run here instead of in Lambda: due certificates issued by ``workers`` threads."""
     names = list(services.certificates.due(now))
 
-    def one(name: str) -> str:
+    def one(name: str) -> Outcome:
         try:
-            outcome = work(IssueMessage(name, "renewal"), services, time.monotonic() + timeout)
+            outcome = work(IssueMessage(name, SCHEDULED), services, time.monotonic() + timeout)
         except UnavailableError:
-            outcome = "failed"
+            outcome = Outcome.FAILED
         if progress:
             progress(name, outcome)
         return outcome

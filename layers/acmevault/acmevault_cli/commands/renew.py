@@ -8,7 +8,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from acmevault.app.renewal import ISSUED_REGION_FAILING, renew_due
+from acmevault.app.renewal import Outcome, renew_due
 from acmevault.domain.errors import AcmeVaultError, ValidationError
 
 from acmevault_cli.arguments import DEFAULT_TIMEOUT, check_timeout, count, seconds
@@ -26,7 +26,7 @@ def renew(args: argparse.Namespace) -> int:
     if not total:
         print("no certificate is due for renewal")
         return 0
-    bar = ProgressBar(total, failing=("failed", ISSUED_REGION_FAILING))
+    bar = ProgressBar(total, failing=(Outcome.FAILED, Outcome.ISSUED_REGION_FAILING))
     outcomes = renew_due(services(), now, args.timeout, workers=args.workers, progress=bar.step)
     bar.done()
     summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
