@@ -237,6 +237,26 @@ def test_a_spec_changed_while_its_certificate_is_issued_leaves_it_due_at_once():
     assert again is not None and names(again.state.certificate_pem) == {"www.example.com", "api.example.com"}
 
 
+def test_a_spec_changed_while_its_certificate_is_issued_is_due_even_if_the_worker_dies_right_after(monkeypatch):
+    # the change is noticed in the same conditional write as the issued state, not in a later one
+    world = World()
+    world.define("web", "www.example.com")
+    world.ca.before("finalize", lambda: world.define("web", "www.example.com", "api.example.com"))
+    real = world.certificates.save_state
+
+    def save_state(name: str, state: object, *args: object) -> None:
+        real(name, state, *args)
+        if getattr(state, "serial", None) is not None:
+            raise WorkerKilled  # killed as soon as the issued state is written
+
+    monkeypatch.setattr(world.certificates, "save_state", save_state)
+    with pytest.raises(WorkerKilled):
+        issue_certificate("web", world.services, deadline())
+
+    assert world.record("web").state.serial == world.ca.issued_serials()[0]
+    assert list(world.certificates.due(world.clock.now)) == ["web"]
+
+
 def test_an_order_for_other_names_than_the_spec_is_dropped_before_any_record_is_written():
     world = World()
     world.ca.answer_names = ("www.example.com", "evil.example.com")
@@ -311,6 +331,28 @@ def test_a_failing_region_holds_back_nothing_and_is_caught_up_later_without_a_ne
     assert caught_up.state.consecutive_failures == 0
 
 
+def test_a_worker_killed_between_two_regions_leaves_no_second_acm_certificate_behind(monkeypatch):
+    world = World(regions=("us-east-1", "eu-west-1"))
+    world.define("web", "www.example.com")
+    real = world.acm.import_certificate
+
+    def import_certificate(region: str, *args: object) -> str:
+        if region == "eu-west-1":
+            monkeypatch.setattr(world.acm, "import_certificate", real)
+            raise WorkerKilled
+        return real(region, *args)
+
+    monkeypatch.setattr(world.acm, "import_certificate", import_certificate)
+    with pytest.raises(WorkerKilled):
+        issue_certificate("web", world.services, deadline())
+
+    issued = issue_certificate("web", world.services, deadline())
+
+    in_us_east = [arn for region, arn in world.acm.certificates if region == "us-east-1"]
+    assert in_us_east == [issued.state.regions["us-east-1"].arn]  # the first import's ARN was re-imported into
+    assert world.ca.calls["place_order"] == 1
+
+
 def test_a_region_dropped_from_the_spec_is_told_and_left_as_it_is():
     world = World()
     world.define("web", "www.example.com", acm_regions=["us-east-1", "eu-west-1"])
@@ -359,6 +401,7 @@ def test_an_order_the_ca_holds_is_a_wait_not_a_failure_and_the_same_order_is_fin
     assert state.awaiting_since == world.clock.now and state.retry_at == world.clock.now + timedelta(seconds=120)
     assert state.consecutive_failures == 0 and state.last_error is None
     assert world.outlets.of_type("Certificate Renewal Failed") == [] and world.metrics.named("RenewalFailed") == []
+    assert world.certificates.history("web")[0]["action"] == "awaiting the CA"
 
     world.ca.hold = False
     world.clock.now = state.retry_at
