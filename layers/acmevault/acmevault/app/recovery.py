@@ -24,6 +24,8 @@ LEASE_SECONDS = 120.0  # a few table writes (and one ACM delete): a crashed one 
 
 @dataclass(frozen=True)
 class Reset:
+    """What ``reset_certificate`` did: the certificate as it is now, and the order it discarded."""
+
     certificate: Certificate
     discarded: PendingOrder | None  # None: there was no order in flight
 

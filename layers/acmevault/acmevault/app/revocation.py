@@ -44,10 +44,12 @@ class RevocationReason(StrEnum):
 
     @property
     def code(self) -> int:
+        """The RFC 5280 CRLReason code the CA is sent."""
         return _CODES[self]
 
     @classmethod
     def parse(cls, value: Any, field_name: str = "reason") -> RevocationReason:
+        """A reason from untrusted input; ValidationError names ``field_name`` when it is missing or unknown."""
         if value is None:
             raise ValidationError(field_name, f"is required (one of: {', '.join(cls)})")
         if not isinstance(value, str) or value not in [r.value for r in cls]:
