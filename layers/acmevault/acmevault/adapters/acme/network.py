@@ -28,6 +28,8 @@ from acme import errors as acme_errors
 from urllib3.exceptions import NewConnectionError
 
 log = logging.getLogger(__name__)
+# The acme package logs whole JWS bodies at DEBUG; nothing of ours needs them.
+logging.getLogger("acme").setLevel(logging.WARNING)
 
 USER_AGENT = "acmevault/0.1 (+https://github.com/acmevault/acmevault)"
 NETWORK_TIMEOUT = 20  # seconds to connect, and to wait for each answer
