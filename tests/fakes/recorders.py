@@ -47,10 +47,11 @@ class Outlets:
 
 
 class IssueRecorder:
-    """The issue queue: each ``send`` as (names, reason, serials)."""
+    """The issue queue: each ``send`` as (names, reason, serials); each ``send_later`` as (message, delay)."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[list[str], str, dict[str, str | None]]] = []
+        self.later: list[tuple[Any, int]] = []
 
     def send(self, names: Iterable[str], reason: str, serials: Mapping[str, str | None] | None = None) -> int:
         """Record the names queued."""
@@ -59,8 +60,8 @@ class IssueRecorder:
         return len(queued)
 
     def send_later(self, message: Any, delay_seconds: int) -> None:
-        """Not used by the use cases these recorders serve."""
-        raise NotImplementedError
+        """Record a message handed back, to be delivered after ``delay_seconds``."""
+        self.later.append((message, delay_seconds))
 
 
 class Clock:

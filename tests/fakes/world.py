@@ -19,10 +19,10 @@ from tests.fakes.acm import FakeAcm
 from tests.fakes.bucket import FakeFiles
 from tests.fakes.ca_session import ScriptedCa, ScriptedCaAccounts
 from tests.fakes.certificate_table import InMemoryCertificates
-from tests.fakes.clock import FakeClock
 from tests.fakes.directory_vault import FakeDirectoryVault
 from tests.fakes.kms import FakeKeyVault
-from tests.fakes.outlets import EventLog, FakeIssueQueue, MetricsLog
+from tests.fakes.metrics import MetricsLog
+from tests.fakes.recorders import Clock, IssueRecorder, Outlets
 from tests.fakes.route53 import FakeDns
 
 DIRECTORY = "ca"
@@ -34,16 +34,16 @@ class World:
     """Every fake, and the ``services`` built over them."""
 
     regions: tuple[str, ...] = ("us-east-1",)
-    clock: FakeClock = field(default_factory=FakeClock)
+    clock: Clock = field(default_factory=Clock)
     vault: FakeDirectoryVault = field(default_factory=FakeDirectoryVault)
     dns: FakeDns = field(default_factory=FakeDns)
     certificates: InMemoryCertificates = field(default_factory=InMemoryCertificates)
     acm: FakeAcm = field(default_factory=FakeAcm)
     files: FakeFiles = field(default_factory=FakeFiles)
     keys: FakeKeyVault = field(default_factory=FakeKeyVault)
-    outlets: EventLog = field(default_factory=EventLog)
+    outlets: Outlets = field(default_factory=Outlets)
     metrics: MetricsLog = field(default_factory=MetricsLog)
-    queue: FakeIssueQueue = field(default_factory=FakeIssueQueue)
+    queue: IssueRecorder = field(default_factory=IssueRecorder)
     ca: ScriptedCa = field(init=False)
     services: Services = field(init=False)
     cas: ScriptedCaAccounts = field(default_factory=ScriptedCaAccounts, init=False)

@@ -475,7 +475,7 @@ def test_a_failed_renewal_keeps_the_previous_certificate_serving():
     assert state.status is Status.ISSUED and state.serial == first.state.serial
     assert state.last_error.startswith("ca_refused: ") and state.consecutive_failures == 1
     assert world.acm.serial_in("us-east-1", arn) == first.state.serial and len(world.files.versions["web"]) == 1
-    (alert,) = world.outlets.alerts
+    (alert,) = world.outlets.alerted
     assert alert[0] == "acmevault: renewal of web failed"
 
 

@@ -42,8 +42,7 @@ def test_the_sweep_queues_what_is_due_and_only_that():
 
     result = sweep(world.clock.now, world.services, world.queue)
 
-    assert result.queued == 1 and [m.certificate for m, _ in world.queue.messages] == ["new"]
-    assert all(m.scheduled and d == 0 for m, d in world.queue.messages)
+    assert result.queued == 1 and world.queue.sent == [(["new"], "renewal", {})]
     assert world.metrics.named("SweepQueued") == [(None, 1)]
 
 
@@ -60,7 +59,7 @@ def test_a_certificate_close_to_expiry_and_not_renewed_is_told_once_a_day():
     third = sweep(world.clock.now, world.services, world.queue)
 
     assert (first.expiring, second.expiring, third.expiring) == (["web"], [], ["web"])
-    assert [subject for subject, _ in world.outlets.alerts] == [
+    assert [subject for subject, _ in world.outlets.alerted] == [
         "acmevault: web expires in 14.0 days",
         *["acmevault: web expires in 13.0 days"],
     ]
@@ -126,7 +125,7 @@ def test_an_order_the_ca_holds_is_handed_back_until_its_next_check():
 
     assert work(message, world.services, deadline(), world.queue) is Outcome.AWAITING_CA
 
-    ((again, delay),) = world.queue.messages
+    ((again, delay),) = world.queue.later
     assert parse_message(again.body()) == message and delay == 300
     assert world.record("web").state.retry_at == world.clock.now + timedelta(seconds=300)
 
@@ -159,8 +158,7 @@ def test_a_renewal_asked_for_on_demand_is_queued_with_the_serial_serving_and_not
 
     queue_renewal("web", world.services, world.queue)
 
-    ((message, delay),) = world.queue.messages
-    assert message == on_demand("web", issued.state.serial) and delay == 0
+    assert world.queue.sent == [(["web"], "on-demand", {"web": issued.state.serial})]
     noted = world.certificates.history("web")[0]
     assert noted["action"] == "renewal requested" and noted["serial"] == issued.state.serial
 
