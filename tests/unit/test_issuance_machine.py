@@ -582,3 +582,23 @@ def test_a_revoked_certificate_issued_again_serves_valid_in_the_same_arn():
 
     assert again.state.status is Status.ISSUED and again.state.serial != first.state.serial
     assert world.acm.serial_in("us-east-1", arn) == again.state.serial and world.acm.revoked == {}
+
+
+def test_a_revocation_whose_lease_was_taken_over_writes_no_state(monkeypatch: pytest.MonkeyPatch):
+    world = World()
+    world.define("web", "www.example.com")
+    issue_certificate("web", world.services, deadline())
+    real = world.files.mark_revoked
+
+    def slow_mark_revoked(name: str, revoked: dict[str, object]) -> None:
+        # the revoking worker stalls past its lease, and another worker takes the certificate over
+        later = world.clock() + timedelta(seconds=LEASE_SECONDS + 1)
+        world.certificates.acquire_lease(name, "the-next-worker", later, LEASE_SECONDS)
+        real(name, revoked)
+
+    monkeypatch.setattr(world.files, "mark_revoked", slow_mark_revoked)
+    with pytest.raises(LeaseLost):
+        revoke_certificate("web", RevocationReason.KEY_COMPROMISE, world.services)
+
+    assert world.record("web").state.status is Status.ISSUED  # the stale worker wrote nothing over it
+    assert world.certificates.lease_holder("web") == "the-next-worker"

@@ -69,8 +69,8 @@ _CODES = {
 def revoke_certificate(name: str, reason: RevocationReason, services: Services) -> Certificate:
     """Revoke the certificate serving for ``name``; ConflictError if there is none or it is revoked already."""
     # An issue worker holds the same lease: a renewal never races a revocation of the same certificate.
-    with lease(name, services, LEASE_SECONDS):
-        return _revoke(services.certificates.get(name), reason, services)
+    with lease(name, services, LEASE_SECONDS) as owner:
+        return _revoke(services.certificates.get(name), reason, services, owner)
 
 
 def delete_certificate(name: str, services: Services, revoke: RevocationReason | None = None) -> Certificate | None:
@@ -89,7 +89,7 @@ def delete_certificate(name: str, services: Services, revoke: RevocationReason |
     return revoked
 
 
-def _revoke(current: Certificate, reason: RevocationReason, services: Services) -> Certificate:
+def _revoke(current: Certificate, reason: RevocationReason, services: Services, owner: str) -> Certificate:
     spec, state = current.spec, current.state
     if state.status is Status.REVOKED:
         raise ConflictError(
@@ -132,7 +132,7 @@ def _revoke(current: Certificate, reason: RevocationReason, services: Services) 
         services.acm.mark_revoked(region, arn, reason.value)
     services.certificates.add_history(spec.name, {"action": "revoked", **mark})
     revoked = Certificate(spec, replace(state, status=Status.REVOKED, updated_at=now))
-    services.certificates.save_state(spec.name, revoked.state)
+    services.certificates.save_state(spec.name, revoked.state, owner)  # LeaseLost if another worker took over
     log.info("certificate revoked", extra={"certificate": spec.name, "serial": state.serial, "reason": reason.value})
     tell(services, spec.name, Notice.CERTIFICATE_REVOKED, _event_detail(revoked, mark))
     return revoked
