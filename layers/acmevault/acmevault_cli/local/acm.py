@@ -237,6 +237,7 @@ class StrictAcmProxy(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: StrictAcmProxy
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # every AWS call of a test run would land in the log

@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""The acmevault CLI against lego, whole processes, interleaved: `acmevault cert issue` vs `lego run`.
+
+    python bench/cli_vs_lego.py [--pairs 9] [--command-runs 9]
+
+One local stack on free ports (Pebble with EAB required, always-valid challenges, no sleeps; moto
+behind acmevault's strict-ACM proxy), as bench/run.py starts it, whose tools and checks this reuses.
+After one untimed warm-up pair, --pairs pairs A B A B ...: A is `acmevault cert issue NAME` (the spec
+put beforehand, untimed; dns-01 in Route 53, the certificate into ACM and S3, state into DynamoDB,
+all on moto), B is `lego run --http` (the account registered by the warm-up). Each certificate is one
+name, EC P-256, for a fresh name, read back and checked after its timing.
+
+Then the read-only commands: `acmevault --help`, `acmevault cert list` (the certificates issued
+above) and `acmevault directory show NAME`, --command-runs times each after a warm-up, interleaved.
+
+Every timed process is started by a small helper process of its own (`python -I -S`, a few MB) that
+times it (wall clock from spawn to exit) and reads its rusage from wait4(): CPU time (user + system)
+and peak RSS (ru_maxrss). The helper is there because Linux carries ru_maxrss over fork and exec: a
+child spawned by this process, which holds boto3 and cryptography, would start at this process's RSS.
+The helper's own RSS is the floor of what it can measure; it is printed (`/bin/true`'s peak RSS).
+
+Markdown to stdout (medians, the ratio of the acmevault and lego wall-time medians, and the median of
+the per-pair ratios), progress to stderr, every figure to bench/results/cli_vs_lego.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import signal
+import statistics
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import run as bench  # bench/run.py, next to this file: the stack, the tools and the checks
+from run import BenchError, Context, progress
+
+RESULTS = Path(__file__).resolve().parent / "results" / "cli_vs_lego.json"
+TIMEOUT = 120.0  # seconds for one timed process
+TARGETS = {"ratio": 1.0, "issue_cpu_seconds": 0.25, "issue_peak_rss_mb": 60.0, "command_wall_seconds": 0.150}
+
+# The helper: one JSON job per line on stdin (argv, env, log file), one line back with the child's pid
+# when it is started and one with its figures when it has exited. posix_spawn and wait4 only: the
+# helper stays small, so the child it spawns starts from the helper's few MB, not from this process.
+SPAWNER = r"""
+import json, os, sys, time
+for line in sys.stdin:
+    job = json.loads(line)
+    null = os.open(os.devnull, os.O_RDONLY)
+    log = os.open(job["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, log, 1), (os.POSIX_SPAWN_DUP2, log, 2)]
+    started = time.perf_counter()
+    pid = os.posix_spawn(job["argv"][0], job["argv"], job["env"], file_actions=actions)
+    print(json.dumps({"pid": pid}), flush=True)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - started
+    os.close(null)
+    os.close(log)
+    print(json.dumps({
+        "wall": wall, "user": usage.ru_utime, "system": usage.ru_stime, "maxrss_kb": usage.ru_maxrss,
+        "exit": os.waitstatus_to_exitcode(status),
+    }), flush=True)
+"""
+
+
+class Spawner:
+    """The helper process that starts and measures every timed process."""
+
+    def __init__(self) -> None:
+        # Started from a clean environment: nothing of this process's is needed for it to run.
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", SPAWNER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={"PATH": "/usr/bin:/bin"},
+            text=True,
+        )
+
+    def measure(self, argv: list[str], env: dict[str, str], log: Path) -> dict[str, float]:
+        """Run ``argv`` to its end; its wall time, CPU seconds and peak RSS (MB). Raise if it fails."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        with log.open("ab") as out:
+            out.write(f"$ {' '.join(bench.redacted(argv))}\n".encode())
+        self.process.stdin.write(json.dumps({"argv": argv, "env": env, "log": str(log)}) + "\n")
+        self.process.stdin.flush()
+        pid = json.loads(self._line(10.0))["pid"]
+        try:
+            done = json.loads(self._line(TIMEOUT))
+        except BenchError:
+            os.kill(pid, signal.SIGKILL)
+            raise BenchError(f"{argv[0]} {argv[1]}: no answer within {TIMEOUT:.0f} s (log: {log})") from None
+        if done["exit"] != 0:
+            tail = log.read_text(errors="replace")[-1500:]
+            raise BenchError(f"{' '.join(argv[:4])} ... exited {done['exit']} (log: {log}):\n{tail}")
+        return {
+            "wall": done["wall"],
+            "cpu": done["user"] + done["system"],
+            "user": done["user"],
+            "system": done["system"],
+            "peak_rss_mb": done["maxrss_kb"] / 1024,
+        }
+
+    def _line(self, timeout: float) -> str:
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            raise BenchError("the measuring helper did not answer")
+        return line
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(10)
+
+
+class AcmevaultCli(bench.AcmevaultCli):
+    def issue_argv(self, index: int) -> list[str]:
+        return [self.cli, "cert", "issue", self.cert_name(index)]
+
+
+class Lego(bench.Lego):
+    def issue_argv(self, index: int) -> list[str]:
+        return [
+            self.lego,
+            *("--server", self.ctx.directory_url, "--eab", "--kid", bench.EAB_KID["lego"]),
+            f"--hmac={self.ctx.hmac('lego')}",  # "=": a base64url key may start with "-"
+            *("--email", bench.EMAIL, "--accept-tos", "--path", str(self.home), "--key-type", "ec256"),
+            *("--http", "--http.port", f"127.0.0.1:{self.http_port}", "--domains", self.domain(index), "run"),
+        ]
+
+
+# -- statistics ------------------------------------------------------------------------------------
+
+
+def summary(samples: list[dict[str, float]]) -> dict[str, Any]:
+    figures: dict[str, Any] = {"runs": samples}
+    for key in ("wall", "cpu", "peak_rss_mb"):
+        values = [s[key] for s in samples]
+        figures[key] = {"median": statistics.median(values), "min": min(values), "max": max(values)}
+    return figures
+
+
+# -- the two parts ---------------------------------------------------------------------------------
+
+
+def issue_pairs(ctx: Context, spawner: Spawner, pairs: int) -> dict[str, Any]:
+    tools: list[AcmevaultCli | Lego] = [AcmevaultCli(ctx), Lego(ctx)]
+    for tool in tools:
+        progress(f"[{tool.name}] setting up ...")
+        tool.setup()
+    samples: dict[str, list[dict[str, float]]] = {t.name: [] for t in tools}
+    warmup: dict[str, dict[str, float]] = {}
+    for index in range(pairs + 1):  # index 0: the warm-up pair
+        for tool in tools:
+            tool.prepare(index)
+            figures = spawner.measure(tool.issue_argv(index), tool.env, tool.log)
+            serial = bench.check_certificate(tool.certificate_pem(index), tool.domain(index))
+            label = "warm-up" if index == 0 else f"{index}/{pairs}"
+            progress(
+                f"[{tool.name} {label}] {figures['wall']:.3f} s wall, {figures['cpu']:.3f} s CPU, "
+                f"{figures['peak_rss_mb']:.0f} MB (serial {serial})"
+            )
+            if index == 0:
+                warmup[tool.name] = figures
+            else:
+                samples[tool.name].append(figures)
+    acmevault, lego = (samples[t.name] for t in tools)
+    return {
+        "tools": {
+            t.name: {
+                "version": t.version(),
+                "timed": t.describe(),
+                "warmup": warmup[t.name],
+                **summary(samples[t.name]),
+            }
+            for t in tools
+        },
+        "ratio_of_medians": statistics.median(s["wall"] for s in acmevault)
+        / statistics.median(s["wall"] for s in lego),
+        "median_pair_ratio": statistics.median(a["wall"] / b["wall"] for a, b in zip(acmevault, lego, strict=True)),
+    }
+
+
+def commands(ctx: Context, spawner: Spawner, runs: int) -> dict[str, Any]:
+    cli = AcmevaultCli(ctx)
+    argvs = {
+        "acmevault --help": [cli.cli, "--help"],
+        "acmevault cert list": [cli.cli, "cert", "list"],
+        f"acmevault directory show {bench.DIRECTORY}": [cli.cli, "directory", "show", bench.DIRECTORY],
+    }
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in argvs}
+    for index in range(runs + 1):  # index 0: a warm-up of each
+        for name, argv in argvs.items():
+            figures = spawner.measure(argv, cli.env, ctx.work / "commands.log")
+            if index:
+                samples[name].append(figures)
+        if index:
+            progress(
+                f"[commands {index}/{runs}] " + ", ".join(f"{n}: {s[-1]['wall']:.3f} s" for n, s in samples.items())
+            )
+    return {name: summary(values) for name, values in samples.items()}
+
+
+def benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    bench.require_binary("lego")
+    started = datetime.now(UTC)
+    load_before = os.getloadavg()
+    spawner = Spawner()
+    try:
+        floor = spawner.measure(["/bin/true"], {}, Path(os.devnull))["peak_rss_mb"]
+        with bench.local_stack() as ctx:
+            pairs = issue_pairs(ctx, spawner, args.pairs)
+            read_only = commands(ctx, spawner, args.command_runs)
+    finally:
+        spawner.close()
+    return {
+        "started_at": started.isoformat(timespec="seconds"),
+        "pairs": args.pairs,
+        "command_runs": args.command_runs,
+        "machine": bench.machine(),
+        "load_average": {"before": load_before, "after": os.getloadavg()},
+        "pebble": bench.debian_version("pebble"),
+        "pebble_env": {"PEBBLE_VA_ALWAYS_VALID": "1", "PEBBLE_VA_NOSLEEP": "1", **bench.PEBBLE_ENV},
+        "rss_floor_mb": floor,
+        "targets": TARGETS,
+        "issue": pairs,
+        "commands": read_only,
+    }
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+
+def met(value: bool) -> str:
+    return "yes" if value else "**no**"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    host, load, issue = results["machine"], results["load_average"], results["issue"]
+    vault, lego = issue["tools"]["acmevault"], issue["tools"]["lego"]
+    lines = [
+        f"Whole processes on one local Pebble ({results['pebble']}, always-valid challenges), {results['pairs']} "
+        f"interleaved pairs after a warm-up pair; {host['nproc']} CPUs ({host['cpu']}), Python {host['python']}; "
+        f"load average {load['before'][0]:.2f} before, {load['after'][0]:.2f} after.",
+        "",
+        "| one EC P-256 certificate, one name | wall median | CPU median | peak RSS median (max) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label, tool in (
+        (f"`acmevault cert issue` ({vault['version']})", vault),
+        (f"`lego run` ({lego['version']})", lego),
+    ):
+        lines.append(
+            f"| {label} | {tool['wall']['median']:.3f} s | {tool['cpu']['median']:.3f} s "
+            f"| {tool['peak_rss_mb']['median']:.0f} MB ({tool['peak_rss_mb']['max']:.0f} MB) |"
+        )
+    targets = results["targets"]
+    lines += [
+        "",
+        f"acmevault / lego, wall: ratio of the medians **{issue['ratio_of_medians']:.2f}**, median of the "
+        f"{results['pairs']} pair ratios {issue['median_pair_ratio']:.2f} (target < {targets['ratio']:.1f}: "
+        f"{met(issue['ratio_of_medians'] < targets['ratio'] and issue['median_pair_ratio'] < targets['ratio'])}); "
+        f"acmevault CPU {vault['cpu']['median']:.3f} s (target <= {targets['issue_cpu_seconds']} s: "
+        f"{met(vault['cpu']['median'] <= targets['issue_cpu_seconds'])}); peak RSS "
+        f"{vault['peak_rss_mb']['median']:.0f} MB (target <= {targets['issue_peak_rss_mb']:.0f} MB: "
+        f"{met(vault['peak_rss_mb']['max'] <= targets['issue_peak_rss_mb'])}).",
+        "",
+        f"| read-only command ({results['command_runs']} runs each) | wall median (max) | CPU median "
+        f"| peak RSS median | < {targets['command_wall_seconds'] * 1000:.0f} ms |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for name, figures in results["commands"].items():
+        wall = figures["wall"]
+        lines.append(
+            f"| `{name}` | {wall['median'] * 1000:.0f} ms ({wall['max'] * 1000:.0f} ms) "
+            f"| {figures['cpu']['median'] * 1000:.0f} ms | {figures['peak_rss_mb']['median']:.0f} MB "
+            f"| {met(wall['median'] < targets['command_wall_seconds'])} |"
+        )
+    lines += [
+        "",
+        f"Measured by a helper process through wait4(): CPU is user + system time of the timed process, peak RSS "
+        f"its ru_maxrss (the helper's floor: {results['rss_floor_mb']:.1f} MB, `/bin/true`'s figure).",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=9, help="timed pairs after the warm-up (default %(default)s)")
+    parser.add_argument(
+        "--command-runs", type=int, default=9, help="timed runs of each read-only command (default %(default)s)"
+    )
+    args = parser.parse_args(argv)
+    if args.pairs < 1 or args.command_runs < 1:
+        parser.error("--pairs and --command-runs must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    return bench.run_and_report(benchmark, parse_args(sys.argv[1:] if argv is None else argv), RESULTS, markdown)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
