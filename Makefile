@@ -8,7 +8,10 @@ SAMENV := .venv-sam
 
 .PHONY: demo test reliability lint format typecheck validate build lock bench pr clean setup pebble
 
+# The package's bytecode too: an editable install gets none from pip, and where PYTHONDONTWRITEBYTECODE
+# is set Python never writes it, so every acmevault command would compile the package again (~50 ms).
 setup: $(VENV)/.installed pebble
+	@$(BIN)/python -m compileall -q layers/acmevault/acmevault
 
 $(VENV)/.installed: layers/acmevault/pyproject.toml layers/acmevault/requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -78,8 +81,12 @@ lock: $(VENV)/.installed
 	  --python-platform aarch64-manylinux2014 --python-version 3.13 --only-binary :all: --generate-hashes \
 	  -o requirements.lock
 
+# The CLI against lego (whole processes, interleaved pairs, the ratio), the functions' cold start, then
+# bench/run.py: the issuance table ($(BENCH_ARGS) goes to it; BENCH_ARGS=sweep: the renewal sweep instead).
 bench: setup
 	command -v lego >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq lego; }
+	$(BIN)/python bench/cli_vs_lego.py
+	$(BIN)/python bench/coldstart.py
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Everything CI runs.

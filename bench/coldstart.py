@@ -70,7 +70,8 @@ SQS_EVENT = ROOT / "events" / "issue-sqs.json"
 RESULTS = Path(__file__).resolve().parent / "results" / "coldstart.json"
 
 LAMBDA_PYTHON = "3.13.0"  # pyenv's version of Lambda's python3.13 runtime
-INIT_TARGET_MS = 400.0
+INIT_TARGET_MS = 150.0  # CPU time of import + module-level setup (issue 14)
+FIRST_ISSUANCE_TARGET_MS = 250.0  # wall time of a cold container's first issuance, beyond init
 RSS_TARGET_MB = 150.0
 KEY_TYPES = ("ec-p256", "rsa-4096")
 ZIP_EPOCH = 315532800  # 1980-01-01: the date `sam deploy` gives every file in the zip
@@ -161,20 +162,20 @@ def secret_read(params, **_):  # params: the serialized request; Secrets Manager
     secret_reads.append({"issuance": current["issuance"], "secret_id": secret_id})
 
 requests.Session.send = counting_send
-events = clients._session().events  # the one boto3 session every adapter's client comes from
-events.register("before-call", before_call)
-events.register("before-call.secretsmanager.GetSecretValue", secret_read)
+session = clients._session()  # the one botocore session every adapter's client comes from
+session.register("before-call", before_call)
+session.register("before-call.secretsmanager.GetSecretValue", secret_read)
 
 handler = getattr(module, config["handler_function"])
 for index, (name, event) in enumerate(zip(config["certificates"], config["events"]), 1):
     current["issuance"] = index
     context = FakeContext(config["function"], config["memory"], config["timeout"])
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     response = handler(event, context)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     result["rss_mb"][f"after_issuance_{index}"] = max_rss()
     result["rss_mb"][f"ru_maxrss_after_issuance_{index}"] = ru_maxrss()
-    result["issuances"].append({"certificate": name, "seconds": elapsed, "response": response})
+    result["issuances"].append({"certificate": name, "seconds": elapsed, "cpu_seconds": cpu, "response": response})
 result.update(http=http, aws=aws, secret_reads=secret_reads)
 Path(config["result"]).write_text(json.dumps(result, default=str))
 """
@@ -646,6 +647,7 @@ def measure_issuance(python: Path, work: Path) -> dict[str, Any]:
                         "certificate": name,
                         "serial": serials[name],
                         "seconds": result["issuances"][index - 1]["seconds"],
+                        "cpu_seconds": result["issuances"][index - 1]["cpu_seconds"],
                         "pebble_requests": dict(types.classify(requests)),
                         "pebble_requests_total": sum(1 for r in requests if urlsplit(r["url"]).netloc == types.netloc),
                         "aws_calls": dict(Counter(c["call"] for c in result["aws"] if c["issuance"] == index)),
@@ -698,12 +700,8 @@ def verdict(met: bool) -> str:
 
 
 def init_verdict(figures: dict[str, Any]) -> str:
-    """On wall time; when only the CPU time meets the target, the rest was waiting for a CPU."""
-    if figures["median"] < INIT_TARGET_MS:
-        return "yes"
-    if figures["cpu_ms"]["median"] < INIT_TARGET_MS:
-        return "**no**; CPU time yes: other load"
-    return "**no**"
+    """On CPU time, which other load on the machine hardly changes (the wall median is shown beside it)."""
+    return verdict(figures["cpu_ms"]["median"] <= INIT_TARGET_MS)
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -724,7 +722,7 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(
                 f"| `{name}` import + init, {label} (median / p90 of {runs}; CPU median) "
                 f"| {f['median']:.0f} / {f['p90']:.0f} ms; CPU {f['cpu_ms']['median']:.0f} ms "
-                f"| < {INIT_TARGET_MS:.0f} ms median | {init_verdict(f)} |"
+                f"| <= {INIT_TARGET_MS:.0f} ms CPU (median) | {init_verdict(f)} |"
             )
     for key_type in KEY_TYPES:
         container = issuance[key_type]
@@ -760,8 +758,15 @@ def markdown(results: dict[str, Any]) -> str:
             f"| at most 1 per directory | {verdict(reads <= 1)} |",
             f"| AWS API calls (moto), cold / warm issuance ({key_type}) "
             f"| {sum(cold['aws_calls'].values())} / {sum(warm['aws_calls'].values())} | — | — |",
-            f"| handler wall time, cold / warm issuance ({key_type}; the cold one builds the clients) "
-            f"| {cold['seconds']:.2f} / {warm['seconds']:.2f} s | — | — |",
+            f"| handler wall / CPU time, cold / warm issuance ({key_type}; the cold one builds the clients) "
+            f"| {cold['seconds'] * 1000:.0f} / {cold['cpu_seconds'] * 1000:.0f} ms; "
+            f"{warm['seconds'] * 1000:.0f} / {warm['cpu_seconds'] * 1000:.0f} ms | "
+            + (
+                f"cold <= {FIRST_ISSUANCE_TARGET_MS:.0f} ms beyond init | "
+                f"{verdict(cold['seconds'] * 1000 <= FIRST_ISSUANCE_TARGET_MS)} |"
+                if key_type == "ec-p256"
+                else "— (an RSA-4096 key takes 0.2-2 s to generate) | — |"
+            ),
         ]
     startup, load = init["interpreter_startup_ms"], init["load_average"]
     lines += [
@@ -840,7 +845,11 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "runs": args.runs,
         "machine": machine(),
         "runtime": {"python": note, "venv": RUNTIME_VENV.name, "packages": packages},
-        "targets": {"init_median_ms": INIT_TARGET_MS, "peak_rss_mb": RSS_TARGET_MB},
+        "targets": {
+            "init_cpu_median_ms": INIT_TARGET_MS,
+            "first_issuance_ms": FIRST_ISSUANCE_TARGET_MS,
+            "peak_rss_mb": RSS_TARGET_MB,
+        },
         "init": init,
         "issuance": issuance,
     }

@@ -1,4 +1,4 @@
-"""The interfaces use cases talk to. Adapters implement them: acmevault.adapters.aws over boto3,
+"""The interfaces use cases talk to. Adapters implement them: acmevault.adapters.aws over botocore,
 acmevault.adapters.acme over certbot's ``acme`` package (CaAccounts), acmevault.adapters.certcentral over
 DigiCert's Services API (CredentialProvider).
 

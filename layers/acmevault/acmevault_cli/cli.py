@@ -87,9 +87,9 @@ def _deployed_stack(args: argparse.Namespace) -> Iterator[None]:
 
 
 def _aws_region() -> str | None:
-    import boto3
+    from .aws.clients import configured_region
 
-    return boto3.session.Session().region_name
+    return configured_region()
 
 
 def _forget_settings(config: Any, services: Any) -> None:

@@ -1,1 +1,1 @@
-"""Thin adapters over boto3. Each turns botocore errors into acmevault's own."""
+"""Thin adapters over botocore. Each turns botocore errors into acmevault's own."""
