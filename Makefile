@@ -11,7 +11,7 @@ SAMENV := .venv-sam
 # The package's bytecode too: an editable install gets none from pip, and where PYTHONDONTWRITEBYTECODE
 # is set Python never writes it, so every acmevault command would compile the package again (~50 ms).
 setup: $(VENV)/.installed pebble
-	@$(BIN)/python -m compileall -q layers/acmevault/acmevault
+	@$(BIN)/python -m compileall -q layers/acmevault/acmevault layers/acmevault/acmevault_cli
 
 $(VENV)/.installed: layers/acmevault/pyproject.toml layers/acmevault/requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

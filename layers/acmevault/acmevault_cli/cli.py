@@ -87,7 +87,7 @@ def _deployed_stack(args: argparse.Namespace) -> Iterator[None]:
 
 
 def _aws_region() -> str | None:
-    from .aws.clients import configured_region
+    from acmevault.adapters.aws.clients import configured_region
 
     return configured_region()
 
