@@ -4,7 +4,7 @@ every value it may store is written and read back exactly as boto3.dynamodb.type
 from decimal import Decimal
 
 import pytest
-from acmevault.aws import items
+from acmevault.adapters.aws import items
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
 VALUES = [
