@@ -207,6 +207,20 @@ def commands(ctx: Context, spawner: Spawner, runs: int) -> dict[str, Any]:
     return {name: summary(values) for name, values in samples.items()}
 
 
+def bytecode() -> dict[str, Any]:
+    """Whether acmevault's modules have their bytecode (`make setup` compiles it; without it, and with
+    PYTHONDONTWRITEBYTECODE set, every acmevault process compiles the package again)."""
+    import importlib.util
+
+    import acmevault_cli.cli
+
+    source = str(acmevault_cli.cli.__file__)
+    return {
+        "compiled": Path(importlib.util.cache_from_source(source)).exists(),
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE"),
+    }
+
+
 def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     bench.require_binary("lego")
     started = datetime.now(UTC)
@@ -228,6 +242,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "pebble": bench.debian_version("pebble"),
         "pebble_env": {"PEBBLE_VA_ALWAYS_VALID": "1", "PEBBLE_VA_NOSLEEP": "1", **bench.PEBBLE_ENV},
         "rss_floor_mb": floor,
+        "acmevault_bytecode": bytecode(),
         "targets": TARGETS,
         "issue": pairs,
         "commands": read_only,
@@ -285,7 +300,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [
         "",
         f"Measured by a helper process through wait4(): CPU is user + system time of the timed process, peak RSS "
-        f"its ru_maxrss (the helper's floor: {results['rss_floor_mb']:.1f} MB, `/bin/true`'s figure).",
+        f"its ru_maxrss (the helper's floor: {results['rss_floor_mb']:.1f} MB, `/bin/true`'s figure). acmevault's "
+        f"bytecode compiled: {'yes' if results['acmevault_bytecode']['compiled'] else '**no** (run `make setup`)'}.",
     ]
     return "\n".join(lines)
 

@@ -215,8 +215,8 @@ class _Acmevault(Tool):
         return f"bench-{self.name}-{index}"
 
     def version(self) -> str:
-        acmevault, acme, boto3 = (metadata.version(p) for p in ("acmevault", "acme", "boto3"))
-        return f"acmevault {acmevault} (acme {acme}, boto3 {boto3})"
+        acmevault, acme, botocore = (metadata.version(p) for p in ("acmevault", "acme", "botocore"))
+        return f"acmevault {acmevault} (acme {acme}, botocore {botocore})"
 
     def setup(self) -> None:
         """Vault the directory once (both acmevault variants share it), as a user would: HMAC on stdin."""
@@ -268,7 +268,7 @@ class AcmevaultInProcess(_Acmevault):
     @property
     def services(self) -> Any:
         if self._services is None:
-            # os.environ already carries the stack's variables (see main): boto3 reads AWS_ENDPOINT_URL.
+            # os.environ already carries the stack's variables (see main): botocore reads AWS_ENDPOINT_URL.
             from acmevault.composition.config import Settings
             from acmevault.composition.services import build
 
@@ -532,7 +532,7 @@ def local_stack() -> Iterator[Context]:
     try:
         progress(f"starting Pebble and moto on free ports (state in {stack.state_dir}) ...")
         stack_env = stack.up()
-        os.environ.update(stack_env)  # before any acmevault adapter builds a boto3 client
+        os.environ.update(stack_env)  # before any acmevault adapter builds a botocore client
         yield Context(stack=stack, stack_env=stack_env, base_env=base_env, work=work)
         failed = False
     finally:

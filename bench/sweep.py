@@ -119,7 +119,7 @@ class AcmevaultSweep(bench.AcmevaultInProcess):
 
     def fresh_services(self) -> Any:
         """Services as a new container builds them: no ACME session, no cached directory credential yet.
-        (boto3 clients are cached per process by acmevault itself, so those stay warm, as in Lambda.)"""
+        (AWS clients are cached per process by acmevault itself, so those stay warm, as in Lambda.)"""
         from acmevault.composition.config import Settings
         from acmevault.composition.services import build
 
