@@ -42,6 +42,9 @@ from run import BenchError, Context, progress
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cli_vs_lego.json"
 TIMEOUT = 120.0  # seconds for one timed process
+# lego sleeps 500 ms after finalizing when Pebble's answer still says "processing"; when the order is already
+# valid it does not, and finishes in about 0.1 s. Which one happens depends on Pebble's scheduling.
+LEGO_WAIT_SECONDS = 0.5
 TARGETS = {"ratio": 1.0, "issue_cpu_seconds": 0.25, "issue_peak_rss_mb": 60.0, "command_wall_seconds": 0.150}
 
 # The helper: one JSON job per line on stdin (argv, env, log file), one line back with the child's pid
@@ -184,6 +187,7 @@ def issue_pairs(ctx: Context, spawner: Spawner, pairs: int) -> dict[str, Any]:
         "ratio_of_medians": statistics.median(s["wall"] for s in acmevault)
         / statistics.median(s["wall"] for s in lego),
         "median_pair_ratio": statistics.median(a["wall"] / b["wall"] for a, b in zip(acmevault, lego, strict=True)),
+        "lego_without_its_wait": sum(1 for s in lego if s["wall"] < LEGO_WAIT_SECONDS),
     }
 
 
@@ -285,6 +289,10 @@ def markdown(results: dict[str, Any]) -> str:
         f"{met(vault['cpu']['median'] <= targets['issue_cpu_seconds'])}); peak RSS "
         f"{vault['peak_rss_mb']['median']:.0f} MB (target <= {targets['issue_peak_rss_mb']:.0f} MB: "
         f"{met(vault['peak_rss_mb']['max'] <= targets['issue_peak_rss_mb'])}).",
+        "",
+        f"lego finished without its 500 ms wait after finalizing (Pebble's order already valid) in "
+        f"{issue['lego_without_its_wait']} of {results['pairs']} runs; the ratio compares like with like only "
+        "when that count is 0 (or every run).",
         "",
         f"| read-only command ({results['command_runs']} runs each) | wall median (max) | CPU median "
         f"| peak RSS median | < {targets['command_wall_seconds'] * 1000:.0f} ms |",
