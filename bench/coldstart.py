@@ -139,20 +139,42 @@ spec.loader.exec_module(module)
 result["import_seconds"] = time.perf_counter() - started
 result["rss_mb"]["after_import"] = max_rss()
 
-import requests  # both already imported by the handler module
+# The counters go in without importing anything the handler has not: what its first call imports
+# (botocore, requests) is part of the cold issuance. requests.Session.send is wrapped when requests.sessions
+# is first loaded; the botocore session gets its hooks when the adapters first build it.
+import functools, importlib.abc, importlib.machinery
 from acmevault.adapters.aws import clients
 from acmevault_cli.local.invoke import FakeContext
 
 current = {"issuance": 0}
 http, aws, secret_reads = [], [], []
-send = requests.Session.send
 
-def counting_send(self, request, **kwargs):
-    response = send(self, request, **kwargs)
-    http.append(
-        {"issuance": current["issuance"], "method": request.method, "url": request.url, "status": response.status_code}
-    )
-    return response
+def counting(send):
+    def counting_send(self, request, **kwargs):
+        response = send(self, request, **kwargs)
+        http.append(
+            {"issuance": current["issuance"], "method": request.method, "url": request.url,
+             "status": response.status_code}
+        )
+        return response
+    return counting_send
+
+class CountRequests(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "requests.sessions":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        load = spec.loader.exec_module
+        def exec_module(module):
+            load(module)
+            module.Session.send = counting(module.Session.send)
+        spec.loader.exec_module = exec_module
+        return spec
+
+if "requests.sessions" in sys.modules:  # imported by the handler module itself
+    sys.modules["requests.sessions"].Session.send = counting(sys.modules["requests.sessions"].Session.send)
+else:
+    sys.meta_path.insert(0, CountRequests())
 
 def before_call(model, **_):
     aws.append({"issuance": current["issuance"], "call": f"{model.service_model.service_name}.{model.name}"})
@@ -161,10 +183,18 @@ def secret_read(params, **_):  # params: the serialized request; Secrets Manager
     secret_id = json.loads(params.get("body") or b"{}").get("SecretId")
     secret_reads.append({"issuance": current["issuance"], "secret_id": secret_id})
 
-requests.Session.send = counting_send
-session = clients._session()  # the one botocore session every adapter's client comes from
-session.register("before-call", before_call)
-session.register("before-call.secretsmanager.GetSecretValue", secret_read)
+make_session = clients._session
+
+@functools.cache
+def counted_session():  # the one botocore session every adapter's client comes from
+    session = make_session()
+    session.register("before-call", before_call)
+    session.register("before-call.secretsmanager.GetSecretValue", secret_read)
+    return session
+
+clients._session = counted_session
+heavy = ("botocore.client", "requests", "acme.client")
+result["preloaded"] = sorted(m.split(".")[0] for m in heavy if m in sys.modules)
 
 handler = getattr(module, config["handler_function"])
 for index, (name, event) in enumerate(zip(config["certificates"], config["events"]), 1):
@@ -657,6 +687,7 @@ def measure_issuance(python: Path, work: Path) -> dict[str, Any]:
             containers[key_type] = {
                 "function": issue.logical_id,
                 "import_seconds": result["import_seconds"],
+                "imported_at_init": result["preloaded"],  # of botocore, requests, acme
                 "rss_mb": result["rss_mb"],
                 "issuances": per_issuance,
                 "secret_reads": result["secret_reads"],
@@ -758,7 +789,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"| at most 1 per directory | {verdict(reads <= 1)} |",
             f"| AWS API calls (moto), cold / warm issuance ({key_type}) "
             f"| {sum(cold['aws_calls'].values())} / {sum(warm['aws_calls'].values())} | — | — |",
-            f"| handler wall / CPU time, cold / warm issuance ({key_type}; the cold one builds the clients) "
+            f"| handler wall / CPU time, cold / warm issuance ({key_type}; the cold one builds the clients and "
+            f"imports {deferred(issuance[key_type])}) "
             f"| {cold['seconds'] * 1000:.0f} / {cold['cpu_seconds'] * 1000:.0f} ms; "
             f"{warm['seconds'] * 1000:.0f} / {warm['cpu_seconds'] * 1000:.0f} ms | "
             + (
@@ -795,6 +827,11 @@ def markdown(results: dict[str, Any]) -> str:
             minimum = "—"
         lines.append(f"| {kind} | {' | '.join(counts)} | {minimum} |")
     return "\n".join(lines)
+
+
+def deferred(container: dict[str, Any]) -> str:
+    """Which of the heavy libraries the handler's first call imported (not its init)."""
+    return ", ".join(sorted({"botocore", "requests", "acme"} - set(container["imported_at_init"]))) or "nothing"
 
 
 def at_minimum(counts: dict[str, int], minimum_counts: dict[str, tuple[int | None, int | None]], column: int) -> bool:
