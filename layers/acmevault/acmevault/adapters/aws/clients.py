@@ -156,7 +156,7 @@ def client(service: Literal["sts"], region: str | None = None) -> STSClient: ...
 @cache
 def client(service: str, region: str | None = None) -> Any:
     """The client for ``service`` in ``region`` (None: the configured region), built at its first use."""
-    return _session().create_client(service, region_name=region, config=_config())  # type: ignore[call-overload]
+    return _session().create_client(service, region_name=region, config=_config())
 
 
 ROLE_SESSION_NAME = "acmevault"  # what the other account's CloudTrail shows
@@ -176,7 +176,7 @@ def assumed_client(service: Literal["route53"], role_arn: str, region: str | Non
             return cached[0]
         assumed = client("sts", region).assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME)
         credentials = assumed["Credentials"]
-        built = _session().create_client(
+        built: Route53Client = _session().create_client(  # type: ignore[assignment]  # the stubs' BaseClient
             service,
             region_name=region,
             config=_config(),

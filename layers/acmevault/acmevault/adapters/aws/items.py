@@ -43,7 +43,7 @@ def serialize(value: Any) -> dict[str, Any]:
     raise TypeError(f'Unsupported type "{type(value)}" for value "{value}"')
 
 
-def deserialize(value: dict[str, Any]) -> Any:
+def deserialize(value: Mapping[str, Any]) -> Any:
     """A DynamoDB attribute value as Python: numbers as Decimal, sets as sets, binary as bytes."""
     if not value:
         raise TypeError("Value must be a nonempty dictionary whose key is a valid dynamodb type.")
