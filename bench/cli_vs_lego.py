@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The acmevault CLI against lego, whole processes, interleaved: `acmevault cert issue` vs `lego run`.
 
-    python bench/cli_vs_lego.py [--pairs 9] [--command-runs 9]
+    python bench/cli_vs_lego.py [--pairs 9] [--command-runs 9] [--baseline OTHER/.venv/bin/acmevault] [--instructions]
 
 One local stack on free ports (Pebble with EAB required, always-valid challenges, no sleeps; moto
 behind acmevault's strict-ACM proxy), as bench/run.py starts it, whose tools and checks this reuses.
@@ -19,6 +19,11 @@ and peak RSS (ru_maxrss). The helper is there because Linux carries ru_maxrss ov
 child spawned by this process, which holds boto3 and cryptography, would start at this process's RSS.
 The helper's own RSS is the floor of what it can measure; it is printed (`/bin/true`'s peak RSS).
 
+--baseline PATH times another acmevault command (an older checkout's venv) in the same rounds, A C B
+A C B ...: two versions compared under the same load. --instructions also runs each acmevault command
+once under valgrind (callgrind) and counts its instructions, which other load on a shared machine does
+not move the way it moves time.
+
 Markdown to stdout (medians, the ratio of the acmevault and lego wall-time medians, and the median of
 the per-pair ratios), progress to stderr, every figure to bench/results/cli_vs_lego.json.
 """
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import select
 import signal
 import statistics
@@ -127,6 +133,23 @@ class AcmevaultCli(bench.AcmevaultCli):
         return [self.cli, "cert", "issue", self.cert_name(index)]
 
 
+class BaselineCli(AcmevaultCli):
+    """Another acmevault command (--baseline: an older checkout's venv), interleaved with this one."""
+
+    name = "acmevault-baseline"
+
+    def __init__(self, ctx: Context, path: str) -> None:
+        super().__init__(ctx)
+        self.path = path
+
+    @property
+    def cli(self) -> str:
+        return self.path
+
+    def version(self) -> str:
+        return f"acmevault at {self.path}"
+
+
 class Lego(bench.Lego):
     def issue_argv(self, index: int) -> list[str]:
         return [
@@ -152,8 +175,12 @@ def summary(samples: list[dict[str, float]]) -> dict[str, Any]:
 # -- the two parts ---------------------------------------------------------------------------------
 
 
-def issue_pairs(ctx: Context, spawner: Spawner, pairs: int) -> dict[str, Any]:
-    tools: list[AcmevaultCli | Lego] = [AcmevaultCli(ctx), Lego(ctx)]
+def issue_pairs(ctx: Context, spawner: Spawner, pairs: int, baseline: str | None) -> dict[str, Any]:
+    tools: list[AcmevaultCli | Lego] = [
+        AcmevaultCli(ctx),
+        *([BaselineCli(ctx, baseline)] if baseline else []),
+        Lego(ctx),
+    ]
     for tool in tools:
         progress(f"[{tool.name}] setting up ...")
         tool.setup()
@@ -173,7 +200,7 @@ def issue_pairs(ctx: Context, spawner: Spawner, pairs: int) -> dict[str, Any]:
                 warmup[tool.name] = figures
             else:
                 samples[tool.name].append(figures)
-    acmevault, lego = (samples[t.name] for t in tools)
+    acmevault, lego = samples[tools[0].name], samples[tools[-1].name]
     return {
         "tools": {
             t.name: {
@@ -191,13 +218,15 @@ def issue_pairs(ctx: Context, spawner: Spawner, pairs: int) -> dict[str, Any]:
     }
 
 
-def commands(ctx: Context, spawner: Spawner, runs: int) -> dict[str, Any]:
+def commands(ctx: Context, spawner: Spawner, runs: int, baseline: str | None) -> dict[str, Any]:
     cli = AcmevaultCli(ctx)
-    argvs = {
-        "acmevault --help": [cli.cli, "--help"],
-        "acmevault cert list": [cli.cli, "cert", "list"],
-        f"acmevault directory show {bench.DIRECTORY}": [cli.cli, "directory", "show", bench.DIRECTORY],
-    }
+    argvs = {}
+    for label, path in (("acmevault", cli.cli), *((("baseline", baseline),) if baseline else ())):
+        argvs |= {
+            f"{label} --help": [path, "--help"],
+            f"{label} cert list": [path, "cert", "list"],
+            f"{label} directory show {bench.DIRECTORY}": [path, "directory", "show", bench.DIRECTORY],
+        }
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in argvs}
     for index in range(runs + 1):  # index 0: a warm-up of each
         for name, argv in argvs.items():
@@ -225,6 +254,34 @@ def bytecode() -> dict[str, Any]:
     }
 
 
+def instructions(ctx: Context, baseline: str | None) -> dict[str, int]:
+    """Instructions executed by one run of each acmevault command (valgrind's callgrind, "I refs"): unlike
+    time, the count hardly moves with other load on the machine, so two versions compare across runs."""
+    valgrind = bench.require_binary("valgrind")
+    counts: dict[str, int] = {}
+    for label, tool in (
+        ("acmevault", AcmevaultCli(ctx)),
+        *((("baseline", BaselineCli(ctx, baseline)),) if baseline else ()),
+    ):
+        index = 1000 + len(counts)  # a certificate of its own, past the timed ones
+        tool.prepare(index)
+        for what, argv in (
+            ("cert issue", [tool.cli, "cert", "issue", tool.cert_name(index)]),
+            ("cert list", [tool.cli, "cert", "list"]),
+            (f"directory show {bench.DIRECTORY}", [tool.cli, "directory", "show", bench.DIRECTORY]),
+            ("--help", [tool.cli, "--help"]),
+        ):
+            report = ctx.work / "callgrind.log"
+            argv = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", f"--log-file={report}", *argv]
+            bench.run(argv, tool.env, tool.log, timeout=600)
+            found = re.search(r"I\s+refs:\s+([\d,]+)", report.read_text())
+            if found is None:
+                raise BenchError(f"valgrind reported no instruction count for {what}: {report.read_text()[-500:]}")
+            counts[f"{label} {what}"] = int(found.group(1).replace(",", ""))
+            progress(f"[instructions] {label} {what}: {counts[f'{label} {what}']:,}")
+    return counts
+
+
 def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     bench.require_binary("lego")
     started = datetime.now(UTC)
@@ -233,13 +290,15 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     try:
         floor = spawner.measure(["/bin/true"], {}, Path(os.devnull))["peak_rss_mb"]
         with bench.local_stack() as ctx:
-            pairs = issue_pairs(ctx, spawner, args.pairs)
-            read_only = commands(ctx, spawner, args.command_runs)
+            pairs = issue_pairs(ctx, spawner, args.pairs, args.baseline)
+            read_only = commands(ctx, spawner, args.command_runs, args.baseline)
+            counted = instructions(ctx, args.baseline) if args.instructions else {}
     finally:
         spawner.close()
     return {
         "started_at": started.isoformat(timespec="seconds"),
         "pairs": args.pairs,
+        "baseline": args.baseline,
         "command_runs": args.command_runs,
         "machine": bench.machine(),
         "load_average": {"before": load_before, "after": os.getloadavg()},
@@ -250,6 +309,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "targets": TARGETS,
         "issue": pairs,
         "commands": read_only,
+        "instructions": counted,
     }
 
 
@@ -271,10 +331,12 @@ def markdown(results: dict[str, Any]) -> str:
         "| one EC P-256 certificate, one name | wall median | CPU median | peak RSS median (max) |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for label, tool in (
-        (f"`acmevault cert issue` ({vault['version']})", vault),
-        (f"`lego run` ({lego['version']})", lego),
-    ):
+    baseline = issue["tools"].get("acmevault-baseline")
+    rows = [(f"`acmevault cert issue` ({vault['version']})", vault)]
+    if baseline is not None:
+        rows.append((f"`acmevault cert issue`, baseline ({baseline['version']})", baseline))
+    rows.append((f"`lego run` ({lego['version']})", lego))
+    for label, tool in rows:
         lines.append(
             f"| {label} | {tool['wall']['median']:.3f} s | {tool['cpu']['median']:.3f} s "
             f"| {tool['peak_rss_mb']['median']:.0f} MB ({tool['peak_rss_mb']['max']:.0f} MB) |"
@@ -311,6 +373,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"its ru_maxrss (the helper's floor: {results['rss_floor_mb']:.1f} MB, `/bin/true`'s figure). acmevault's "
         f"bytecode compiled: {'yes' if results['acmevault_bytecode']['compiled'] else '**no** (run `make setup`)'}.",
     ]
+    if results["instructions"]:
+        lines += ["", "| one run under valgrind | instructions |", "| --- | ---: |"]
+        lines += [f"| `{name}` | {count / 1e9:.3f} G |" for name, count in results["instructions"].items()]
     return "\n".join(lines)
 
 
@@ -319,6 +384,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--pairs", type=int, default=9, help="timed pairs after the warm-up (default %(default)s)")
     parser.add_argument(
         "--command-runs", type=int, default=9, help="timed runs of each read-only command (default %(default)s)"
+    )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count the instructions of one run of each acmevault command under valgrind (slow: minutes)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="PATH",
+        help="another acmevault command (an older checkout's .venv/bin/acmevault) timed in the same rounds",
     )
     args = parser.parse_args(argv)
     if args.pairs < 1 or args.command_runs < 1:
