@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import threading
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ def renew(args: argparse.Namespace) -> int:
     if not args.due:
         raise ValidationError("--due", "say which certificates to renew: 'acmevault renew --due'")
     check_timeout(args.timeout)
+    gc.enable()  # off in the `acmevault` program (acmevault_cli.__main__); a sweep may run for minutes
     now = datetime.now(UTC)
     total = sum(1 for _ in services().certificates.due(now))
     if not total:
