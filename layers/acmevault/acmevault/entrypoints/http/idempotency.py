@@ -10,21 +10,18 @@ answers only the caller who made the first request. A route hands ``RunOnce`` it
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from acmevault.domain.errors import AwsUnavailable, ConflictError, ValidationError
 from acmevault.entrypoints.http.access import signed_arn
 from acmevault.entrypoints.http.requests import location
+
+if TYPE_CHECKING:  # Powertools idempotency imports boto3: loaded by the first POST or PUT, not at init
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_SECONDS = 3600  # a retry within the hour gets the first answer
@@ -58,6 +55,8 @@ class RunOnce:
     """Runs a route's action at most once per request, keeping its answer in ``store`` for an hour."""
 
     def __init__(self, store: BasePersistenceLayer) -> None:
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
         self.store = store
         self.config = IdempotencyConfig(
             event_key_jmespath="scope",
@@ -77,6 +76,13 @@ class RunOnce:
         replaces): without a key, the same request against a changed target acts again — a revoke after a
         re-issue revokes the new one.
         """
+        from aws_lambda_powertools.utilities.idempotency import idempotent_function
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyPersistenceLayerError,
+            IdempotencyValidationError,
+        )
+
         event = router.current_event
         key = event.headers.get(IDEMPOTENCY_HEADER)
         if key is not None and not (1 <= len(key) <= 255 and key.isascii() and key.isprintable()):
