@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The acmevault CLI against lego, whole processes, interleaved: `acmevault cert issue` vs `lego run`.
 
-    python bench/cli_vs_lego.py [--pairs 9] [--command-runs 9] [--baseline OTHER/.venv/bin/acmevault] [--instructions]
+    python bench/cli_vs_lego.py [--pairs 9] [--command-runs 9] [--certbot] [--baseline OTHER/.venv/bin/acmevault]
+                                [--instructions]
 
 One local stack on free ports (Pebble with EAB required, always-valid challenges, no sleeps; moto
 behind acmevault's strict-ACM proxy), as bench/run.py starts it, whose tools and checks this reuses.
@@ -19,6 +20,7 @@ and peak RSS (ru_maxrss). The helper is there because Linux carries ru_maxrss ov
 child spawned by this process, which holds boto3 and cryptography, would start at this process's RSS.
 The helper's own RSS is the floor of what it can measure; it is printed (`/bin/true`'s peak RSS).
 
+--certbot adds `certbot certonly --manual` (as bench/run.py runs it) to every round, A B C A B C.
 --baseline PATH times another acmevault command (an older checkout's venv) in the same rounds, A C B
 A C B ...: two versions compared under the same load. --instructions also runs each acmevault command
 once under valgrind (callgrind) and counts its instructions, which other load on a shared machine does
@@ -128,12 +130,7 @@ class Spawner:
         self.process.wait(10)
 
 
-class AcmevaultCli(bench.AcmevaultCli):
-    def issue_argv(self, index: int) -> list[str]:
-        return [self.cli, "cert", "issue", self.cert_name(index)]
-
-
-class BaselineCli(AcmevaultCli):
+class BaselineCli(bench.AcmevaultCli):
     """Another acmevault command (--baseline: an older checkout's venv), interleaved with this one."""
 
     name = "acmevault-baseline"
@@ -150,17 +147,6 @@ class BaselineCli(AcmevaultCli):
         return f"acmevault at {self.path}"
 
 
-class Lego(bench.Lego):
-    def issue_argv(self, index: int) -> list[str]:
-        return [
-            self.lego,
-            *("--server", self.ctx.directory_url, "--eab", "--kid", bench.EAB_KID["lego"]),
-            f"--hmac={self.ctx.hmac('lego')}",  # "=": a base64url key may start with "-"
-            *("--email", bench.EMAIL, "--accept-tos", "--path", str(self.home), "--key-type", "ec256"),
-            *("--http", "--http.port", f"127.0.0.1:{self.http_port}", "--domains", self.domain(index), "run"),
-        ]
-
-
 # -- statistics ------------------------------------------------------------------------------------
 
 
@@ -175,11 +161,13 @@ def summary(samples: list[dict[str, float]]) -> dict[str, Any]:
 # -- the two parts ---------------------------------------------------------------------------------
 
 
-def issue_pairs(ctx: Context, spawner: Spawner, pairs: int, baseline: str | None) -> dict[str, Any]:
-    tools: list[AcmevaultCli | Lego] = [
-        AcmevaultCli(ctx),
-        *([BaselineCli(ctx, baseline)] if baseline else []),
-        Lego(ctx),
+def issue_pairs(ctx: Context, spawner: Spawner, args: argparse.Namespace) -> dict[str, Any]:
+    pairs = args.pairs
+    tools: list[bench.Tool] = [
+        bench.AcmevaultCli(ctx),
+        *([BaselineCli(ctx, args.baseline)] if args.baseline else []),
+        *([bench.Certbot(ctx)] if args.certbot else []),
+        bench.Lego(ctx),
     ]
     for tool in tools:
         progress(f"[{tool.name}] setting up ...")
@@ -219,7 +207,7 @@ def issue_pairs(ctx: Context, spawner: Spawner, pairs: int, baseline: str | None
 
 
 def commands(ctx: Context, spawner: Spawner, runs: int, baseline: str | None) -> dict[str, Any]:
-    cli = AcmevaultCli(ctx)
+    cli = bench.AcmevaultCli(ctx)
     argvs = {}
     for label, path in (("acmevault", cli.cli), *((("baseline", baseline),) if baseline else ())):
         argvs |= {
@@ -260,7 +248,7 @@ def instructions(ctx: Context, baseline: str | None) -> dict[str, int]:
     valgrind = bench.require_binary("valgrind")
     counts: dict[str, int] = {}
     for label, tool in (
-        ("acmevault", AcmevaultCli(ctx)),
+        ("acmevault", bench.AcmevaultCli(ctx)),
         *((("baseline", BaselineCli(ctx, baseline)),) if baseline else ()),
     ):
         index = 1000 + len(counts)  # a certificate of its own, past the timed ones
@@ -284,13 +272,15 @@ def instructions(ctx: Context, baseline: str | None) -> dict[str, int]:
 
 def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     bench.require_binary("lego")
+    if args.certbot:
+        bench.ensure_certbot()
     started = datetime.now(UTC)
     load_before = os.getloadavg()
     spawner = Spawner()
     try:
         floor = spawner.measure(["/bin/true"], {}, Path(os.devnull))["peak_rss_mb"]
         with bench.local_stack() as ctx:
-            pairs = issue_pairs(ctx, spawner, args.pairs, args.baseline)
+            pairs = issue_pairs(ctx, spawner, args)
             read_only = commands(ctx, spawner, args.command_runs, args.baseline)
             counted = instructions(ctx, args.baseline) if args.instructions else {}
     finally:
@@ -335,6 +325,9 @@ def markdown(results: dict[str, Any]) -> str:
     rows = [(f"`acmevault cert issue` ({vault['version']})", vault)]
     if baseline is not None:
         rows.append((f"`acmevault cert issue`, baseline ({baseline['version']})", baseline))
+    certbot = issue["tools"].get("certbot")
+    if certbot is not None:
+        rows.append((f"`certbot certonly --manual` ({certbot['version']})", certbot))
     rows.append((f"`lego run` ({lego['version']})", lego))
     for label, tool in rows:
         lines.append(
@@ -384,6 +377,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--pairs", type=int, default=9, help="timed pairs after the warm-up (default %(default)s)")
     parser.add_argument(
         "--command-runs", type=int, default=9, help="timed runs of each read-only command (default %(default)s)"
+    )
+    parser.add_argument(
+        "--certbot", action="store_true", help="certbot too, in every round (`certbot certonly --manual`, as run.py)"
     )
     parser.add_argument(
         "--instructions",

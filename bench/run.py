@@ -199,6 +199,15 @@ class Tool:
         """Untimed work before one issuance."""
 
     def issue(self, index: int) -> None:
+        run(self.issue_argv(index), self.env, self.log)
+
+    def issue_argv(self, index: int) -> list[str]:
+        """The command line of one issuance, for the tools that are a command (all but in-process)."""
+        raise NotImplementedError
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment the tool's commands run with."""
         raise NotImplementedError
 
     def certificate_pem(self, index: int) -> bytes:
@@ -251,8 +260,8 @@ class AcmevaultCli(_Acmevault):
         argv = [self.cli, "cert", "put", name, "-d", domain, "--directory", DIRECTORY, "--key-type", "ec-p256"]
         run(argv, self.env, self.log)
 
-    def issue(self, index: int) -> None:
-        run([self.cli, "cert", "issue", self.cert_name(index)], self.env, self.log)
+    def issue_argv(self, index: int) -> list[str]:
+        return [self.cli, "cert", "issue", self.cert_name(index)]
 
     def describe(self) -> str:
         return "acmevault cert issue NAME (a new process; `cert put` beforehand, untimed)"
@@ -321,8 +330,8 @@ class Certbot(Tool):
             self.log,
         )
 
-    def issue(self, index: int) -> None:
-        argv = [
+    def issue_argv(self, index: int) -> list[str]:
+        return [
             self.certbot,
             "certonly",
             *self.common(),
@@ -331,7 +340,6 @@ class Certbot(Tool):
             *("--key-type", "ecdsa", "--elliptic-curve", "secp256r1"),
             *("--cert-name", self.domain(index), "-d", self.domain(index)),
         ]
-        run(argv, self.env, self.log)
 
     def certificate_pem(self, index: int) -> bytes:
         return (self.home / "config" / "live" / self.domain(index) / "cert.pem").read_bytes()
@@ -359,14 +367,13 @@ class Lego(Tool):
         # Debian's build reports "dev"; the package version is the real one.
         return f"lego {debian_version('lego')} (Debian package)"
 
-    def issue(self, index: int) -> None:
-        argv = [
+    def issue_argv(self, index: int) -> list[str]:
+        return [
             self.lego,
             *("--server", self.ctx.directory_url, "--eab", "--kid", EAB_KID["lego"], f"--hmac={self.ctx.hmac('lego')}"),
             *("--email", EMAIL, "--accept-tos", "--path", str(self.home), "--key-type", "ec256"),
             *("--http", "--http.port", f"127.0.0.1:{self.http_port}", "--domains", self.domain(index), "run"),
         ]
-        run(argv, self.env, self.log)
 
     def certificate_pem(self, index: int) -> bytes:
         return (self.home / "certificates" / f"{self.domain(index)}.crt").read_bytes()
