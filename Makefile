@@ -81,11 +81,11 @@ lock: $(VENV)/.installed
 	  --python-platform aarch64-manylinux2014 --python-version 3.13 --only-binary :all: --generate-hashes \
 	  -o requirements.lock
 
-# The CLI against lego (whole processes, interleaved pairs, the ratio), the functions' cold start, then
-# bench/run.py: the issuance table ($(BENCH_ARGS) goes to it; BENCH_ARGS=sweep: the renewal sweep instead).
+# The CLI against lego and certbot (whole processes, interleaved rounds, the ratio), the functions' cold
+# start, then bench/run.py: the issuance table ($(BENCH_ARGS) goes to it; BENCH_ARGS=sweep: the sweep instead).
 bench: setup
 	command -v lego >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq lego; }
-	$(BIN)/python bench/cli_vs_lego.py
+	$(BIN)/python bench/cli_vs_lego.py --certbot
 	$(BIN)/python bench/coldstart.py
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
