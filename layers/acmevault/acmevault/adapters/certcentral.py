@@ -24,13 +24,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import requests
 
 from acmevault.domain.directory import CreatedCredential, DirectoryCredential
 from acmevault.domain.errors import CaError, CaUnavailable, ConfigurationError, CredentialRejected
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class CertCentral:
 
     def __init__(self, settings: CertCentralSettings, http: requests.Session | None = None) -> None:
         self._settings = settings
-        self._http = http or requests.Session()
+        self._http = http
 
     def create_acme_credential(self, name: str, like_key_id: str | None = None) -> CreatedCredential:
         """A new ACME directory URL with EAB, for the same product, organization and validity as the
@@ -99,6 +100,10 @@ class CertCentral:
         log.info("ACME credential revoked at CertCentral", extra={"certcentral_key_id": key_id})
 
     def _call(self, method: str, path: str, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        import requests  # here, at the first call: only a lost-URL rotation makes one
+
+        if self._http is None:
+            self._http = requests.Session()
         url = self._settings.base_url + path
         headers = {"X-DC-DEVKEY": self._settings.api_key, "Accept": "application/json"}
         try:

@@ -10,8 +10,7 @@ from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
-from acmevault.adapters.acme.accounts import AcmeAccounts
-from acmevault.adapters.acme.session import AcmeSession
+from acmevault.adapters.acme.accounts import AcmeAccounts, open_session
 from acmevault.adapters.aws.acm import AcmImporter
 from acmevault.adapters.aws.clients import client
 from acmevault.adapters.aws.directory_table import DynamoDirectoryRecords
@@ -45,7 +44,7 @@ def build(config: Settings) -> Services:
         accounts=Accounts(
             directories,
             ca=AcmeAccounts(),
-            open_session=AcmeSession,
+            open_session=open_session,
             states=DynamoDirectoryRecords(config.table_name, config.region),
             scheduler=(
                 SecretsManagerRotationSchedule(directories, config.rotation_lambda_arn, config.rotation_schedule)

@@ -3,10 +3,22 @@ with the credential's own account key, so a call never signs with a key cached f
 
 from __future__ import annotations
 
-from acmevault.adapters.acme.session import AcmeSession
+from typing import TYPE_CHECKING
+
 from acmevault.domain.directory import Account, AccountStatus, DirectoryCredential
 from acmevault.domain.errors import CaError, CredentialRejected
 from acmevault.domain.quoting import quoted
+
+if TYPE_CHECKING:
+    from acmevault.adapters.acme.session import AcmeSession
+
+
+def open_session(credential: DirectoryCredential, account_key: str) -> AcmeSession:
+    """An ACME session on the credential's directory as ``account_key``. acme, josepy and requests are
+    imported by the first one: a command or function that never talks to a CA never loads them."""
+    from acmevault.adapters.acme.session import AcmeSession
+
+    return AcmeSession(credential, account_key)
 
 
 class AcmeAccounts:
@@ -39,7 +51,7 @@ class AcmeAccounts:
 
     def revoke_with_key(self, directory_url: str, certificate_pem: str, key_pem: str, reason_code: int) -> None:
         """See ``ports.CaAccounts.revoke_with_key``."""
-        AcmeSession(DirectoryCredential(directory_url=directory_url), key_pem).revoke_as_key_holder(
+        open_session(DirectoryCredential(directory_url=directory_url), key_pem).revoke_as_key_holder(
             certificate_pem, reason_code
         )
 
@@ -47,4 +59,4 @@ class AcmeAccounts:
 def _session(credential: DirectoryCredential) -> AcmeSession:
     if credential.account_key is None:
         raise CredentialRejected("the directory credential has no ACME account key")
-    return AcmeSession(credential, credential.account_key)
+    return open_session(credential, credential.account_key)
