@@ -1,4 +1,4 @@
-"""What ports.py says each AWS adapter raises, against moto: a missing thing is acmevault's error (or None, or
+"""What acmevault.ports says each AWS adapter raises, against moto: a missing thing is acmevault's error (or None, or
 nothing), never botocore's, and never AwsError where the port promises a NotFound."""
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ from acmevault.domain.errors import AcmeVaultError, ConflictError, DirectoryLost
 from acmevault.domain.keys import generate_account_key
 from acmevault.domain.policy import DirectoryPolicy
 from acmevault.domain.validation import validate_name
-from acmevault.ports import CaAccounts, Directories, DirectoryStates, RotationScheduler
+from acmevault.ports.ca import CaAccounts
+from acmevault.ports.directories import Directories, DirectoryStates, RotationScheduler
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from acmevault.app.services import Services
 from acmevault.domain.certificate import Certificate, CertificateState, Status
 from acmevault.domain.errors import AwaitingCa
 from acmevault.domain.issue_message import IssueMessage
-from acmevault.ports import IssueRequests
+from acmevault.ports.certificates import IssueRequests
 
 log = logging.getLogger(__name__)
 

@@ -81,7 +81,8 @@ from acmevault.domain.errors import (
 )
 from acmevault.domain.keys import CertificateBundle, build_csr, generate_private_key, load_private_key, private_key_pem
 from acmevault.domain.orders import Order, OrderStatus
-from acmevault.ports import CaSession, Dns
+from acmevault.ports.ca import CaSession
+from acmevault.ports.delivery import Dns
 
 log = logging.getLogger(__name__)
 

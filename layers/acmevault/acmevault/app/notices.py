@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from acmevault.ports import Alerts, Events
+from acmevault.ports.telemetry import Alerts, Events
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from acmevault.app.services import Services
 from acmevault.domain.certificate import Certificate, RegionStatus
 from acmevault.domain.errors import AcmeVaultError, LeaseHeld, LeaseLost, UnavailableError
 from acmevault.domain.issue_message import SCHEDULED, IssueMessage
-from acmevault.ports import IssueRequests
+from acmevault.ports.certificates import IssueRequests
 
 log = logging.getLogger(__name__)
 

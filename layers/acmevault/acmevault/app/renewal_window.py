@@ -13,7 +13,7 @@ from acmevault.app.services import Services
 from acmevault.domain import ari
 from acmevault.domain.certificate import Certificate, CertificateState
 from acmevault.domain.errors import AcmeVaultError
-from acmevault.ports import CaSession
+from acmevault.ports.ca import CaSession
 
 log = logging.getLogger(__name__)
 

@@ -13,18 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 from acmevault.app.accounts import Accounts
 from acmevault.app.authorization import Gate
-from acmevault.ports import (
-    Alerts,
-    CaSession,
-    CertificateManager,
-    Certificates,
-    Directories,
-    Dns,
-    Events,
-    Files,
-    KeyVault,
-    Metrics,
-)
+from acmevault.ports.ca import CaSession
+from acmevault.ports.certificates import Certificates
+from acmevault.ports.delivery import CertificateManager, Dns, Files, KeyVault
+from acmevault.ports.directories import Directories
+from acmevault.ports.telemetry import Alerts, Events, Metrics
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from acmevault.domain.certificate import CertificateSpec, KeyType
 from acmevault.domain.errors import AcmeVaultError, CertificateRejected, ValidationError
 from acmevault.domain.keys import CertificateBundle
-from acmevault.ports import Dns
+from acmevault.ports.delivery import Dns
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 from acmevault.app.awaiting import waiting_view
 from acmevault.domain.certificate import Certificate, PendingOrder
 from acmevault.domain.directory import RevocationState, Rotation
-from acmevault.ports import Directories, DirectoryRecords
+from acmevault.ports.directories import Directories, DirectoryRecords
 
 
 def _iso(value: datetime | None) -> str | None:

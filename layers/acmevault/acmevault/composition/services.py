@@ -28,7 +28,8 @@ from acmevault.app.rotation import RotationServices
 from acmevault.app.services import Services
 from acmevault.composition.config import Settings, settings
 from acmevault.domain.errors import ConfigurationError
-from acmevault.ports import IssueRequests, NoMetrics
+from acmevault.ports.certificates import IssueRequests
+from acmevault.ports.telemetry import NoMetrics
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer

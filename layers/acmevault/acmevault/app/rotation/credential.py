@@ -31,7 +31,7 @@ from acmevault.domain.directory import (
 )
 from acmevault.domain.errors import ConflictError, DirectoryLost, ValidationError
 from acmevault.domain.keys import generate_account_key
-from acmevault.ports import CredentialProvider
+from acmevault.ports.ca import CredentialProvider
 
 
 def start(name: str, token: str, ctx: RotationServices, actor: str, request: NewCredential | None) -> Rotation:

@@ -8,17 +8,10 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from acmevault.domain.directory import DirectoryCredential, RotationSource
-from acmevault.ports import (
-    Alerts,
-    CaAccounts,
-    Certificates,
-    CredentialProvider,
-    CredentialVersions,
-    DirectoryRecords,
-    Events,
-    IssueRequests,
-    KeyArchive,
-)
+from acmevault.ports.ca import CaAccounts, CredentialProvider
+from acmevault.ports.certificates import Certificates, IssueRequests, KeyArchive
+from acmevault.ports.directories import CredentialVersions, DirectoryRecords
+from acmevault.ports.telemetry import Alerts, Events
 
 # Who runs a rotation Secrets Manager starts (functions/rotate), in the history and the events.
 SCHEDULE_ACTOR = "secretsmanager (rotation schedule)"

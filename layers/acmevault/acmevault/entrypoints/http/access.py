@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from acmevault.app.authorization import Caller, Gate, Permit
 from acmevault.domain.certificate import Certificate
-from acmevault.ports import Certificates
+from acmevault.ports.certificates import Certificates
 
 
 def signed_arn(event: APIGatewayProxyEvent) -> str | None:

@@ -28,7 +28,7 @@ from acmevault.composition import services as composition
 from acmevault.composition.config import settings
 from acmevault.entrypoints.http.access import Access
 from acmevault.entrypoints.http.idempotency import RunOnce
-from acmevault.ports import IssueRequests
+from acmevault.ports.certificates import IssueRequests
 
 
 def services() -> Services:
