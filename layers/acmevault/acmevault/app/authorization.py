@@ -61,11 +61,17 @@ class Caller:
 class History(Protocol):
     """Where a certificate's or a directory's audit entries go (the table's history items)."""
 
-    def add_history(self, name: str, entry: dict[str, Any]) -> None: ...
+    def add_history(self, name: str, entry: dict[str, Any]) -> None:
+        """Append one audit entry to ``name``'s history."""
+        ...
 
 
 class Policies(Protocol):
-    def policy(self, name: str) -> DirectoryPolicy | None: ...
+    """Where directories' policies are kept (the directory records)."""
+
+    def policy(self, name: str) -> DirectoryPolicy | None:
+        """The directory's policy; None when it has none (then only admins may use it)."""
+        ...
 
 
 def names_outside(domains: Sequence[str], policy: DirectoryPolicy | None) -> list[str]:

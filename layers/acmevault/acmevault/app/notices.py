@@ -45,9 +45,14 @@ class Outlets(Protocol):
     """Where notices go (``Services`` has both)."""
 
     @property
-    def events(self) -> Events: ...
+    def events(self) -> Events:
+        """Where events go (EventBridge)."""
+        ...
+
     @property
-    def alerts(self) -> Alerts: ...
+    def alerts(self) -> Alerts:
+        """Where alerts go (SNS)."""
+        ...
 
 
 def tell(outlets: Outlets, about: str, notice: Notice, detail: Mapping[str, Any], alert: Alert | None = None) -> bool:
