@@ -1,30 +1,29 @@
-"""Directory credentials and their status beside them, in memory, as issuance reads them
-(``ports.Directories`` and ``ports.DirectoryStates``): Secrets Manager's current version of each
-directory's secret, and the table's DIR item (lost or not, generation, policy, history)."""
+"""Directory credentials and their records beside them, in memory, as issuance reads them
+(``ports.Directories`` and ``ports.DirectoryStates``): the current version of each directory's secret,
+and the table's DIR item (lost or not, policy, history) — the latter is rotation's fake of the records,
+so issuance and rotation judge a directory's state by one set of rules."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from acmevault.domain.directory import DirectoryCredential, DirectoryState
+from acmevault.domain.directory import DirectoryCredential
 from acmevault.domain.errors import DirectoryNotFound
-from acmevault.domain.policy import DirectoryPolicy
+
+from tests.fakes.directories import FakeDirectoryRecords
 
 
-class FakeDirectoryVault:
-    """``credentials``: name → the current credential; ``states``, ``policies``, ``histories`` beside them."""
+class FakeDirectoryVault(FakeDirectoryRecords):
+    """``credentials``: name → the current credential; states, policies and history as FakeDirectoryRecords
+    keeps them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.credentials: dict[str, DirectoryCredential] = {}
-        self.states: dict[str, DirectoryState] = {}
-        self.policies: dict[str, DirectoryPolicy] = {}
-        self.histories: dict[str, list[dict[str, Any]]] = {}
-        self.reads = 0
 
     # -- ports.Directories --------------------------------------------------------------------------
 
     def get(self, name: str, stage: str = "AWSCURRENT") -> DirectoryCredential:
-        self.reads += 1
         if name not in self.credentials:
             raise DirectoryNotFound(name)
         return self.credentials[name]
@@ -35,9 +34,6 @@ class FakeDirectoryVault:
     def create(self, name: str, credential: DirectoryCredential) -> None:
         self.credentials[name] = credential
 
-    def put_current(self, name: str, credential: DirectoryCredential) -> None:
-        self.credentials[name] = credential
-
     def list(self) -> list[str]:
         return sorted(self.credentials)
 
@@ -46,17 +42,3 @@ class FakeDirectoryVault:
 
     def forget(self, name: str) -> None:
         pass  # nothing is cached here
-
-    # -- ports.DirectoryStates ----------------------------------------------------------------------
-
-    def state(self, name: str) -> DirectoryState:
-        return self.states.get(name, DirectoryState())
-
-    def policy(self, name: str) -> DirectoryPolicy | None:
-        return self.policies.get(name)
-
-    def set_policy(self, name: str, policy: DirectoryPolicy) -> None:
-        self.policies[name] = policy
-
-    def add_history(self, name: str, entry: dict[str, Any]) -> None:
-        self.histories.setdefault(name, []).append(dict(entry))
