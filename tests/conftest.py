@@ -6,6 +6,7 @@ material (the stack's EAB HMAC keys, PEM private keys); a test that leaks fails.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -65,9 +66,16 @@ class Stack:
         return self.local.eab_keys()[kid]
 
     def aws(self, service: str, region: str = "us-east-1") -> Any:
-        from acmevault.adapters.aws.clients import client
+        """The test's own boto3 client on the local stack: state is set up and read back with botocore,
+        independently of acmevault's own client (adapters/aws/wire)."""
+        return _boto3_client(service, region, os.environ.get("AWS_ENDPOINT_URL", ""))
 
-        return client(service, region)
+
+@functools.cache
+def _boto3_client(service: str, region: str, endpoint_url: str) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url or None)
 
 
 @pytest.fixture(scope="session")
@@ -129,6 +137,7 @@ def second_pebble(
 
 def _reset_caches() -> None:
     from acmevault.adapters.aws import clients
+    from acmevault.adapters.aws.wire import transport
     from acmevault.composition import config, services
 
     config.settings.cache_clear()
@@ -137,7 +146,7 @@ def _reset_caches() -> None:
     services.rotation.cache_clear()
     services.idempotency_store.cache_clear()  # holds a DynamoDB client and the table name
     clients.client.cache_clear()
-    clients._session.cache_clear()
+    transport.close_connections()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,24 +1,22 @@
-"""The one place AWS clients are built: on first use, once per container, per service and region.
+"""The one place AWS clients are built: on first use, once per process, per service and region.
 
-One botocore session for the process, and its clients, built only when a command or handler first
-calls that service: botocore itself is imported then, not when this module is (``acmevault --help``
-and a Lambda's init never pay for it). botocore rather than boto3: the clients are the same, and
-boto3 adds only its own import (s3transfer among it) and S3 transfer methods nothing here uses.
-
-botocore reads AWS_ENDPOINT_URL itself, which is how the local stack (moto) is reached:
-no endpoint or test switch is passed here.
+The clients are acmevault's own (``adapters/aws/wire``): botocore's method names, arguments, answers
+and exceptions for the operations acmevault calls, without loading botocore's service models, which
+cost every process about 0.3 s of CPU and 45 MB before its first request. AWS_ENDPOINT_URL (and
+AWS_ENDPOINT_URL_<SERVICE>) is read as botocore reads it, which is how the local stack (moto) is
+reached: no endpoint or test switch is passed here.
 
 Each service acmevault calls has an overload naming its client class from the boto3 stubs
-(mypy_boto3_*, development dependencies only: imported for the type checker, never at run time),
-so every call and response is type-checked; a service without an overload does not type-check.
+(mypy_boto3_*, development dependencies only: imported for the type checker, never at run time), so
+every call and response is type-checked as botocore's; a service without an overload does not
+type-check, and an operation the client does not offer fails at its first call (AttributeError).
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -27,15 +25,13 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     ConnectionError,
-    DataNotFoundError,
     EndpointConnectionError,
+    NoRegionError,
 )
 
 from acmevault.domain.errors import AcmeVaultError, AwsError, AwsUnavailable
 
 if TYPE_CHECKING:
-    from botocore.config import Config
-    from botocore.session import Session
     from mypy_boto3_acm import ACMClient
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -63,72 +59,11 @@ _THROTTLING = {
 }
 
 
-@cache
-def _session() -> Session:
-    # One session per process: its loaders cache the endpoint and model data every client needs.
-    import botocore.session
-
-    session = botocore.session.get_session()
-    loader = session.get_component("data_loader")
-    listing = loader.list_available_services
-    loader.list_available_services = lambda type_name: _KnownServices(loader, type_name, listing)
-    return session
-
-
-_SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")  # a botocore data directory's name (s3, sso-oidc)
-
-
-class _KnownServices(Sequence[str]):
-    """What botocore's loader answers to "which services have a ``type_name`` model?", for the one question
-    building a client asks it: is this service among them? That is answered from the service's own
-    directory (``list_api_versions``, which the loader reads next anyway); the loader's own listing reads
-    all ~440 service directories botocore ships, at every process's first client: 15 ms of CPU and 30 ms
-    or more of directory reads here, in a Lambda cold start and every CLI command (botocore PR #3687
-    drops it upstream). Anything else (the list itself, for an unknown service's error) is the listing."""
-
-    def __init__(self, loader: Any, type_name: str, listing: Callable[[str], list[str]]) -> None:
-        self._loader, self._type_name, self._listing = loader, type_name, listing
-        self._names: list[str] | None = None
-
-    def __contains__(self, service: object) -> bool:
-        if not isinstance(service, str) or not _SERVICE_NAME.fullmatch(service):
-            return service in self._all()  # no path of its own to look in: as botocore answers it
-        try:
-            return bool(self._loader.list_api_versions(service, self._type_name))
-        except DataNotFoundError:
-            return False
-
-    def __getitem__(self, index: Any) -> Any:
-        return self._all()[index]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def _all(self) -> list[str]:
-        if self._names is None:
-            self._names = self._listing(self._type_name)
-        return self._names
-
-
 def configured_region() -> str | None:
     """The region of the AWS configuration (environment, profile), as a client without one would use."""
-    region = _session().get_config_variable("region")
-    return str(region) if region else None
+    from acmevault.adapters.aws.wire.credentials import configured_region as configured
 
-
-@cache
-def _config() -> Config:
-    from botocore.config import Config  # imports most of botocore: here, not at module import
-
-    return Config(
-        retries={"mode": "standard", "max_attempts": 5},
-        connect_timeout=5,
-        read_timeout=20,
-        user_agent_extra="acmevault/0.1",
-    )
+    return configured()
 
 
 @overload
@@ -156,7 +91,28 @@ def client(service: Literal["sts"], region: str | None = None) -> STSClient: ...
 @cache
 def client(service: str, region: str | None = None) -> Any:
     """The client for ``service`` in ``region`` (None: the configured region), built at its first use."""
-    return _session().create_client(service, region_name=region, config=_config())
+    return _build(service, region)
+
+
+def _build(service: str, region: str | None, credentials: Any = None) -> Any:
+    from acmevault.adapters.aws.wire import json_protocol, query_protocol
+
+    region = region or configured_region() or ("us-east-1" if service == "route53" else None)
+    if region is None:
+        raise NoRegionError()
+    if service in json_protocol.SERVICES:
+        return json_protocol.JsonClient(service, region, credentials)
+    if service in query_protocol.SERVICES:
+        return query_protocol.QueryClient(service, region, credentials)
+    if service == "route53":
+        from acmevault.adapters.aws.wire.route53 import Route53Client
+
+        return Route53Client(region, credentials)
+    if service == "s3":
+        from acmevault.adapters.aws.wire.s3 import S3Client
+
+        return S3Client(region, credentials)
+    raise ValueError(f"acmevault has no client for the AWS service {service!r}")
 
 
 ROLE_SESSION_NAME = "acmevault"  # what the other account's CloudTrail shows
@@ -176,13 +132,12 @@ def assumed_client(service: Literal["route53"], role_arn: str, region: str | Non
             return cached[0]
         assumed = client("sts", region).assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME)
         credentials = assumed["Credentials"]
-        built: Route53Client = _session().create_client(  # type: ignore[assignment]  # the stubs' BaseClient
+        from acmevault.adapters.aws.wire.credentials import Credentials
+
+        built: Route53Client = _build(
             service,
-            region_name=region,
-            config=_config(),
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
+            region,
+            Credentials(credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]),
         )
         _assumed[key] = (built, credentials["Expiration"].timestamp())
         return built

@@ -1,0 +1,280 @@
+"""One AWS request: signed, sent over a kept-alive connection, retried as botocore's standard mode does.
+
+Retries (``MAX_ATTEMPTS`` sends in all): a connection that fails or drops, an answer of 500, 502, 503 or
+504, and the throttling and transient error codes botocore's standard mode retries, after a random
+wait of up to 1, 2, 4, 8 and 16 seconds, while the process's retry quota lasts (500, a retry costs 5,
+a connection failure 10, a success gives back what its retries took or 1). What is not retried is
+raised as botocore raises it, so callers need to know one set of errors: ``AwsClientError`` (a
+``botocore.exceptions.ClientError`` with the same ``response``), ``EndpointConnectionError``,
+``ConnectionClosedError`` and ``ReadTimeoutError``. botocore.exceptions is a small module; the rest of
+botocore is not imported.
+
+Connections are kept per thread and host (a worker pool shares nothing). ``HOOKS`` may answer a
+request instead of the network, as botocore's before-send event lets a caller: the fault suite
+injects AWS's throttling, failures and dropped connections there, and the retries above run for real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+from acmevault.adapters.aws.wire import credentials as credential_source
+from acmevault.adapters.aws.wire.credentials import Credentials
+from acmevault.adapters.aws.wire.endpoints import Endpoint
+from acmevault.adapters.aws.wire.signing import canonical_query, sign
+
+MAX_ATTEMPTS = 6  # the first send and five retries: botocore's standard mode with max_attempts=5
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 20.0
+USER_AGENT = "acmevault/0.1"
+THROTTLING = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
+TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Request:
+    """One operation's HTTP request before signing. ``path`` is percent-encoded, relative to the endpoint."""
+
+    operation: str  # the API's name (GetItem, PutObject): errors and hooks name it
+    method: str = "POST"
+    path: str = "/"
+    query: Sequence[tuple[str, str]] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Response:
+    """What AWS answered: status, headers (names in lower case) and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class AwsClientError(ClientError):
+    """AWS refused or failed the request: botocore's ClientError, with the response it would carry."""
+
+    def __init__(self, operation: str, code: str, message: str, response: Response, attempts: int = 1) -> None:
+        super().__init__(
+            {
+                "Error": {"Code": code, "Message": message},
+                "ResponseMetadata": {
+                    "HTTPStatusCode": response.status,
+                    "HTTPHeaders": dict(response.headers),
+                    "RequestId": response.headers.get("x-amzn-requestid", response.headers.get("x-amz-request-id", "")),
+                    "HostId": response.headers.get("x-amz-id-2", ""),
+                    "RetryAttempts": attempts - 1,
+                },
+            },
+            operation,
+        )
+        self.answer = response  # the whole answer: a client may read more of the error document
+
+
+ErrorParser = Callable[[Response], tuple[str, str]]  # an error answer -> (code, message)
+Hook = Callable[[Endpoint, Request, int], "Response | BaseException | None"]
+HOOKS: list[Hook] = []  # (endpoint, request, attempt from 1) -> an answer, an error to raise, or None
+
+
+class _Quota:
+    """botocore's retry quota: retries stop when many have failed recently, in this whole process."""
+
+    def __init__(self, capacity: int = 500) -> None:
+        self._capacity = self._available = capacity
+        self._lock = threading.Lock()
+
+    def take(self, cost: int) -> bool:
+        with self._lock:
+            if self._available < cost:
+                return False
+            self._available -= cost
+            return True
+
+    def give(self, amount: int) -> None:
+        with self._lock:
+            self._available = min(self._capacity, self._available + amount)
+
+
+_quota = _Quota()
+_local = threading.local()
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    bundle = os.environ.get("AWS_CA_BUNDLE")
+    if not bundle:
+        try:
+            import certifi  # botocore's default trust store
+
+            bundle = certifi.where()
+        except ImportError:
+            bundle = None
+    return ssl.create_default_context(cafile=bundle)
+
+
+def _connection(endpoint: Endpoint) -> http.client.HTTPConnection:
+    pool: dict[tuple[bool, str], http.client.HTTPConnection] = _local.__dict__.setdefault("pool", {})
+    key = (endpoint.secure, endpoint.host)
+    found = pool.get(key)
+    if found is None:
+        if endpoint.secure:
+            found = http.client.HTTPSConnection(
+                endpoint.hostname, endpoint.port, timeout=CONNECT_TIMEOUT, context=_tls()
+            )
+        else:
+            found = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=CONNECT_TIMEOUT)
+        pool[key] = found
+    return found
+
+
+def _drop(endpoint: Endpoint) -> None:
+    pool: dict[tuple[bool, str], http.client.HTTPConnection] = _local.__dict__.setdefault("pool", {})
+    found = pool.pop((endpoint.secure, endpoint.host), None)
+    if found is not None:
+        found.close()
+
+
+def close_connections() -> None:
+    """Close this thread's kept-alive connections (tests that restart the local stack)."""
+    for connection in _local.__dict__.pop("pool", {}).values():
+        connection.close()
+
+
+def _exchange(endpoint: Endpoint, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
+    url = f"{'https' if endpoint.secure else 'http'}://{endpoint.host}"
+    for fresh in (False, True):  # a kept-alive connection the server closed meanwhile: once more, anew
+        connection = _connection(endpoint)
+        reused = connection.sock is not None
+        try:
+            if connection.sock is None:
+                connection.connect()
+                if connection.sock is not None:
+                    connection.sock.settimeout(READ_TIMEOUT)
+            connection.request(method, target, body=body, headers=headers)
+            answer = connection.getresponse()
+            data = answer.read()
+        except TimeoutError as error:
+            _drop(endpoint)
+            if connection.sock is None and not reused:
+                raise EndpointConnectionError(endpoint_url=url, error=error) from None
+            raise ReadTimeoutError(endpoint_url=url, error=error) from None
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as error:
+            _drop(endpoint)
+            if reused and not fresh:
+                continue
+            raise ConnectionClosedError(endpoint_url=url, error=error) from None
+        except (OSError, http.client.HTTPException) as error:
+            _drop(endpoint)
+            raise EndpointConnectionError(endpoint_url=url, error=error) from None
+        if answer.will_close:
+            _drop(endpoint)
+        return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, data)
+    raise AssertionError("the loop returns or raises")
+
+
+def _retryable(error: BaseException | None, code: str, status: int) -> int:
+    """The quota a retry of this outcome costs; 0 when it is not retried."""
+    if isinstance(error, (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)):
+        return 10
+    if code in THROTTLING or code in TRANSIENT_CODES or status in TRANSIENT_STATUS:
+        return 5
+    return 0
+
+
+def send(
+    endpoint: Endpoint,
+    request: Request,
+    parse_error: ErrorParser,
+    *,
+    credentials: Credentials | None = None,
+    sign_payload_header: bool = False,
+) -> Response:
+    """Send ``request`` until it succeeds or is not retried; raise what the last attempt ended with.
+    ``sign_payload_header``: S3's rules (``x-amz-content-sha256`` sent, the path not encoded twice)."""
+    payload_hash = hashlib.sha256(request.body).hexdigest()
+    target = endpoint.base_path + request.path
+    query = canonical_query(request.query)
+    taken = 0
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        outcome: Response | BaseException | None = None
+        for hook in HOOKS:
+            outcome = hook(endpoint, request, attempt)
+            if outcome is not None:
+                break
+        try:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if outcome is None:
+                headers = {"Host": endpoint.host, "User-Agent": USER_AGENT, **request.headers}
+                if sign_payload_header:
+                    headers["X-Amz-Content-SHA256"] = payload_hash
+                headers.update(
+                    sign(
+                        method=request.method,
+                        path=target,
+                        query=request.query,
+                        headers=headers,
+                        payload_hash=payload_hash,
+                        credentials=credentials or credential_source.current(),
+                        region=endpoint.region,
+                        service=endpoint.service,
+                        now=datetime.now(UTC),
+                        double_encode=not sign_payload_header,
+                    )
+                )
+                headers["Content-Length"] = str(len(request.body))
+                outcome = _exchange(
+                    endpoint, request.method, target + ("?" + query if query else ""), headers, request.body
+                )
+        except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError) as error:
+            cost = _retryable(error, "", 0)
+            if attempt == MAX_ATTEMPTS or not _quota.take(cost):
+                raise
+            taken += cost
+            _backoff(attempt)
+            continue
+        if outcome.status < 300:
+            _quota.give(taken or 1)
+            return outcome
+        code, message = parse_error(outcome)
+        cost = _retryable(None, code, outcome.status)
+        if not cost or attempt == MAX_ATTEMPTS or not _quota.take(cost):
+            raise AwsClientError(request.operation, code, message, outcome, attempt)
+        taken += cost
+        _backoff(attempt)
+    raise AssertionError("the loop returns or raises")
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.random() * min(20.0, 2.0 ** (attempt - 1)))  # noqa: S311 - jitter, not a secret
