@@ -4,14 +4,17 @@ Every operation is a POST of a JSON document to the endpoint's root, the operati
 ``X-Amz-Target``. A client offers botocore's method names for the operations acmevault calls
 (``get_item``, ``import_certificate``) with botocore's arguments and answers: binary values go out as
 base64 and come back as bytes (DynamoDB's B and BS, KMS's blobs), timestamps go out as epoch seconds
-and Secrets Manager's dates come back as datetimes. An operation not listed here is not offered: it
-fails loudly (AttributeError) rather than reaching AWS unchecked.
+and Secrets Manager's dates come back as datetimes. An idempotency token the caller leaves out
+(Secrets Manager's ClientRequestToken) is made here, once per call, as botocore makes it: a retried
+CreateSecret then finds its own secret rather than ResourceExistsException. An operation not listed
+here is not offered: it fails loudly (AttributeError) rather than reaching AWS unchecked.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +67,14 @@ SERVICES: dict[str, tuple[str, str, dict[str, str], dict[str, tuple[str, str]]]]
     "sqs": ("AmazonSQS", "1.0", {"send_message": "SendMessage", "send_message_batch": "SendMessageBatch"}, {}),
 }
 _KMS_BLOBS = ("CiphertextBlob", "Plaintext")
+# (service, operation) -> the member botocore fills with a new UUID when the caller leaves it out
+_IDEMPOTENCY_TOKENS = {
+    ("secretsmanager", "CreateSecret"): "ClientRequestToken",
+    ("secretsmanager", "PutSecretValue"): "ClientRequestToken",
+    ("secretsmanager", "RotateSecret"): "ClientRequestToken",
+}
+# Services that answer errors with their query-protocol codes (x-amzn-query-error) when asked, as botocore asks
+_QUERY_COMPATIBLE = {"sqs"}
 
 
 def _encode(value: Any) -> Any:
@@ -164,13 +175,18 @@ class JsonClient:
         self._prefix, version, self._operations, self._pages = SERVICES[service]
         self._endpoint = resolve(service, region)
         self._credentials = credentials
-        self._content_type = f"application/x-amz-json-{version}"
+        self._headers = {"Content-Type": f"application/x-amz-json-{version}"}
+        if service in _QUERY_COMPATIBLE:
+            self._headers["x-amzn-query-mode"] = "true"
 
     def call(self, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """Call ``operation`` with botocore's arguments; botocore's answer (without ResponseMetadata)."""
+        token = _IDEMPOTENCY_TOKENS.get((self._service, operation))
+        if token is not None and token not in arguments:
+            arguments = {**arguments, token: str(uuid.uuid4())}  # once per call: every retry sends the same
         request = transport.Request(
             operation,
-            headers={"Content-Type": self._content_type, "X-Amz-Target": f"{self._prefix}.{operation}"},
+            headers={**self._headers, "X-Amz-Target": f"{self._prefix}.{operation}"},
             body=json.dumps(_encode(arguments), separators=(",", ":")).encode(),
         )
         try:

@@ -147,9 +147,7 @@ class Route53Client:
             f"{_change_batch(ChangeBatch)}</ChangeResourceRecordSetsRequest>"
         )
         path = f"{API}/hostedzone/{_id(HostedZoneId)}/rrset/"
-        request = transport.Request(
-            "ChangeResourceRecordSets", "POST", path, (), {"Content-Type": "text/xml"}, body.encode()
-        )
+        request = transport.Request("ChangeResourceRecordSets", "POST", path, (), {}, body.encode())
         return _change_info(self._send(request))
 
     def get_change(self, Id: str) -> dict[str, Any]:  # noqa: N803
