@@ -105,15 +105,18 @@ def botocore_call(
     service: str,
     method: str,
     params: dict[str, Any],
-    answer: transport.Response | None = None,
+    answer: transport.Response | list[transport.Response] | None = None,
     *,
     region: str = "us-east-1",
     attempts: int = 1,
+    paginate: bool = False,
 ) -> tuple[list[Sent], Any]:
     """What botocore sends for ``method(**params)`` (each attempt), and what it returns (or the ClientError
-    or other botocore error it raises) for ``answer``; without an answer, nothing is returned (None)."""
+    or other botocore error it raises) for ``answer`` (a list: one answer per send); without an answer,
+    nothing is returned (None). ``paginate``: the pages of ``method``'s paginator, as a list."""
     client = botocore_client(service, region, attempts)
     sent: list[Sent] = []
+    answers = answer if isinstance(answer, list) else [answer]
 
     def before_send(request: Any, **_: Any) -> Any:
         url = urlsplit(request.url)
@@ -124,13 +127,17 @@ def botocore_call(
         body = body.encode() if isinstance(body, str) else body
         headers = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
         sent.append(Sent(request.method, url.netloc, url.path, _query(url.query), headers, body))
-        if answer is None:
+        found = answers[min(len(sent), len(answers)) - 1]
+        if found is None:
             raise _Stop
-        return AWSResponse(request.url, answer.status, dict(answer.headers), _Raw(answer.body))
+        return AWSResponse(request.url, found.status, dict(found.headers), _Raw(found.body))
 
     client.meta.events.register_first("before-send", before_send)
     try:
-        result: Any = getattr(client, method)(**params)
+        if paginate:
+            result: Any = list(client.get_paginator(method).paginate(**params))
+        else:
+            result = getattr(client, method)(**params)
     except _Stop:
         result = None
     except botocore.exceptions.ParamValidationError:
@@ -171,12 +178,24 @@ def answering(answer: transport.Response | Callable[[Endpoint, transport.Request
 
 
 def our_call(
-    service: str, method: str, params: dict[str, Any], answer: transport.Response, *, region: str = "us-east-1"
+    service: str,
+    method: str,
+    params: dict[str, Any],
+    answer: transport.Response | list[transport.Response],
+    *,
+    region: str = "us-east-1",
+    paginate: bool = False,
 ) -> tuple[list[Sent], Any]:
-    """What our client sends for ``method(**params)`` (before signing), and what it returns or raises."""
-    with answering(answer) as seen:
+    """What our client sends for ``method(**params)`` (before signing), and what it returns or raises;
+    ``answer`` and ``paginate`` as for ``botocore_call``."""
+    answers = answer if isinstance(answer, list) else [answer]
+    with answering(lambda endpoint, request, attempt: answers[min(len(seen), len(answers)) - 1]) as seen:
+        client = our_client(service, region)
         try:
-            result: Any = getattr(our_client(service, region), method)(**params)
+            if paginate:
+                result: Any = list(client.get_paginator(method).paginate(**params))
+            else:
+                result = getattr(client, method)(**params)
         except ClientError as error:
             result = error
     sent = [

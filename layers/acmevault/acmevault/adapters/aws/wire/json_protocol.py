@@ -66,7 +66,8 @@ SERVICES: dict[str, tuple[str, str, dict[str, str], dict[str, tuple[str, str]]]]
     "events": ("AWSEvents", "1.1", {"put_events": "PutEvents"}, {}),
     "sqs": ("AmazonSQS", "1.0", {"send_message": "SendMessage", "send_message_batch": "SendMessageBatch"}, {}),
 }
-_KMS_BLOBS = ("CiphertextBlob", "Plaintext")
+# service -> the members of its answers that are blobs (base64 on the wire, bytes in botocore's answer)
+_BLOBS = {"kms": ("CiphertextBlob", "Plaintext", "CiphertextForRecipient"), "secretsmanager": ("SecretBinary",)}
 # (service, operation) -> the member botocore fills with a new UUID when the caller leaves it out
 _IDEMPOTENCY_TOKENS = {
     ("secretsmanager", "CreateSecret"): "ClientRequestToken",
@@ -121,12 +122,10 @@ def _decode(service: str, answer: dict[str, Any]) -> dict[str, Any]:
     if service == "dynamodb":
         decoded: dict[str, Any] = _attribute_values(answer)
         return decoded
-    if service == "kms":
-        return {k: base64.b64decode(v) if k in _KMS_BLOBS else v for k, v in answer.items()}
     if service == "secretsmanager":
-        dated: dict[str, Any] = _dates(answer)
-        return dated
-    return answer
+        answer = _dates(answer)
+    blobs = _BLOBS.get(service, ())
+    return {k: base64.b64decode(v) if k in blobs and isinstance(v, str) else v for k, v in answer.items()}
 
 
 def _document(body: bytes) -> dict[str, Any]:

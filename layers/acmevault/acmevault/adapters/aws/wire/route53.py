@@ -22,8 +22,7 @@ NAMESPACE = "https://route53.amazonaws.com/doc/2013-04-01/"
 
 def parse_error(response: transport.Response) -> tuple[str, str]:
     """The error code and message of a Route 53 error answer."""
-    code, message = xml.error(response.body)
-    return code or str(response.status), message
+    return xml.rest_error(response.status, response.body)
 
 
 def _id(value: str) -> str:

@@ -37,8 +37,7 @@ _ANSWER_HEADERS = {  # the header -> botocore's answer field
 
 def parse_error(response: transport.Response) -> tuple[str, str]:
     """The error code and message of an S3 error answer; a body-less one (HEAD) is its status, as botocore."""
-    code, message = xml.error(response.body) if response.body else ("", "")
-    return code or str(response.status), message
+    return xml.rest_error(response.status, response.body)
 
 
 def _fields(response: transport.Response) -> dict[str, Any]:
@@ -114,7 +113,12 @@ class S3Client:
         _, answer = xml.parse(response.body)
         page: dict[str, Any] = answer if isinstance(answer, dict) else {}
         versions = [
-            {**v, "IsLatest": v.get("IsLatest") == "true", "LastModified": xml.timestamp(v["LastModified"])}
+            {
+                **v,
+                "IsLatest": v.get("IsLatest") == "true",
+                "LastModified": xml.timestamp(v["LastModified"]),
+                **({"Size": int(v["Size"])} if "Size" in v else {}),
+            }
             for v in xml.listed(page.get("Version"))
         ]
         page.pop("Version", None)

@@ -203,6 +203,14 @@ def _exchange(endpoint: Endpoint, method: str, target: str, headers: dict[str, s
     raise AssertionError("the loop returns or raises")
 
 
+def _generic_error(response: Response) -> tuple[str, str] | None:
+    """A 5xx answer that is not AWS's own (empty, or a proxy's HTML page): its status, as botocore names it."""
+    body = response.body.strip()
+    if response.status >= 500 and (not body or body.startswith(b"<html>")):
+        return str(response.status), http.client.responses.get(response.status, "")
+    return None
+
+
 def _retryable(error: BaseException | None, code: str, status: int) -> int:
     """The quota a retry of this outcome costs; 0 when it is not retried."""
     if isinstance(error, (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)):
@@ -267,7 +275,7 @@ def send(
         if outcome.status < 300:
             _quota.give(taken or 1)
             return outcome
-        code, message = parse_error(outcome)
+        code, message = _generic_error(outcome) or parse_error(outcome)
         cost = _retryable(None, code, outcome.status)
         if not cost or attempt == MAX_ATTEMPTS or not _quota.take(cost):
             raise AwsClientError(request.operation, code, message, outcome, attempt)

@@ -12,6 +12,7 @@ entities, and the expat Python ships refuses entity expansion attacks; botocore 
 
 from __future__ import annotations
 
+import http.client
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from datetime import datetime
@@ -69,3 +70,10 @@ def error(body: bytes) -> tuple[str, str]:
         return "", ""
     fields = {_tag(c): c.text or "" for c in found}
     return fields.get("Code", ""), fields.get("Message", "")
+
+
+def rest_error(status: int, body: bytes) -> tuple[str, str]:
+    """The code and message of a REST-XML error answer (Route 53's ``ErrorResponse``, S3's ``Error``); one
+    without an error document (a HEAD's, a proxy's) is its status and the status's name, as botocore reads it."""
+    code, message = error(body)
+    return (code, message) if code else (str(status), http.client.responses.get(status, ""))
