@@ -48,9 +48,15 @@ def isolate(monkeypatch: Any) -> None:
 
 
 @cache
+def session() -> Any:
+    """One botocore session: its models are loaded once. Its clients read the environment when made."""
+    return botocore.session.get_session()
+
+
+@cache
 def model(service: str) -> Any:
     """botocore's service model."""
-    return botocore.session.get_session().get_service_model(service)
+    return session().get_service_model(service)
 
 
 @cache
@@ -63,7 +69,7 @@ def botocore_client(service: str, region: str = "us-east-1", attempts: int = 1) 
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
-    return botocore.session.get_session().create_client(
+    return session().create_client(
         service, region_name=region, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, config=config
     )
 
@@ -110,11 +116,13 @@ def botocore_call(
     region: str = "us-east-1",
     attempts: int = 1,
     paginate: bool = False,
+    client: Any = None,
 ) -> tuple[list[Sent], Any]:
     """What botocore sends for ``method(**params)`` (each attempt), and what it returns (or the ClientError
     or other botocore error it raises) for ``answer`` (a list: one answer per send); without an answer,
-    nothing is returned (None). ``paginate``: the pages of ``method``'s paginator, as a list."""
-    client = botocore_client(service, region, attempts)
+    nothing is returned (None). ``paginate``: the pages of ``method``'s paginator, as a list. ``client``:
+    this botocore client rather than one made (once) for the service, region and attempts."""
+    client = client or botocore_client(service, region, attempts)
     sent: list[Sent] = []
     answers = answer if isinstance(answer, list) else [answer]
 
@@ -199,7 +207,14 @@ def our_call(
         except ClientError as error:
             result = error
     sent = [
-        Sent(r.method, e.host, e.base_path + r.path, sorted(r.query), {k.lower(): v for k, v in r.headers.items()}, r.body)
+        Sent(
+            r.method,
+            e.host,
+            e.base_path + r.path,
+            sorted(r.query),
+            {k.lower(): v for k, v in r.headers.items()},
+            r.body,
+        )
         for e, r, _ in seen
     ]
     return sent, result

@@ -128,7 +128,11 @@ CASES: list[tuple[str, str, str, dict[str, Any], Response]] = [
             404,
             {},
             b'<?xml version="1.0"?>\n'
-            + query_error("NoSuchHostedZone", "No hosted zone found with ID: Z0PARTNER", "https://route53.amazonaws.com/doc/2013-04-01/"),
+            + query_error(
+                "NoSuchHostedZone",
+                "No hosted zone found with ID: Z0PARTNER",
+                "https://route53.amazonaws.com/doc/2013-04-01/",
+            ),
         ),
     ),
     (
@@ -151,7 +155,9 @@ CASES: list[tuple[str, str, str, dict[str, Any], Response]] = [
         "s3",
         "get_object",
         {"Bucket": "acmevault-certs", "Key": "certificates/www/cert.pem"},
-        Response(404, {"x-amz-request-id": "4442587FB7D0A2F9"}, s3_error("NoSuchKey", "The specified key does not exist.")),
+        Response(
+            404, {"x-amz-request-id": "4442587FB7D0A2F9"}, s3_error("NoSuchKey", "The specified key does not exist.")
+        ),
     ),
     (
         "s3-404-without-body",
@@ -182,7 +188,13 @@ CASES: list[tuple[str, str, str, dict[str, Any], Response]] = [
         Response(503, {}, b"<html><body><b>Http/1.1 Service Unavailable</b></body></html>"),
     ),
     ("json-empty-5xx", "events", "put_events", {"Entries": [{"Source": "acmevault"}]}, Response(502, {}, b"")),
-    ("query-empty-5xx", "sns", "publish", {"TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": "m"}, Response(500, {}, b"")),
+    (
+        "query-empty-5xx",
+        "sns",
+        "publish",
+        {"TopicArn": "arn:aws:sns:us-east-1:1:t", "Message": "m"},
+        Response(500, {}, b""),
+    ),
     ("route53-html-5xx", "route53", "get_change", {"Id": "C1"}, Response(504, {}, b"<html>Gateway Timeout</html>")),
 ]
 
@@ -194,7 +206,9 @@ def _no_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(("service", "method", "params", "answer"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_an_error_answer_raises_botocores_error(service: str, method: str, params: dict[str, Any], answer: Response) -> None:
+def test_an_error_answer_raises_botocores_error(
+    service: str, method: str, params: dict[str, Any], answer: Response
+) -> None:
     region = "eu-west-1" if service == "s3" else "us-east-1"
     _, ours = our_call(service, method, params, answer, region=region)
     _, theirs = botocore_call(service, method, params, answer, region=region)

@@ -62,7 +62,7 @@ def _sample(shape: Any, counter: Any, depth: int = 0) -> Any:
     if kind == "map":
         return {f"k{i}": _sample(shape.value, counter, depth + 1) for i in range(3)} if depth < 6 else {}
     return {
-        "string": getattr(shape, "enum", None) and shape.enum[0] or "text é",
+        "string": (getattr(shape, "enum", None) and shape.enum[0]) or "text é",
         "integer": 7,
         "long": 7,
         "boolean": True,
@@ -76,7 +76,9 @@ def _sample(shape: Any, counter: Any, depth: int = 0) -> Any:
 JSON_OPERATIONS = [(s, m, o) for s, (_, _, methods, _) in json_protocol.SERVICES.items() for m, o in methods.items()]
 
 
-@pytest.mark.parametrize(("service", "method", "operation"), JSON_OPERATIONS, ids=[f"{s}.{m}" for s, m, _ in JSON_OPERATIONS])
+@pytest.mark.parametrize(
+    ("service", "method", "operation"), JSON_OPERATIONS, ids=[f"{s}.{m}" for s, m, _ in JSON_OPERATIONS]
+)
 def test_every_member_of_a_json_answer_is_botocores(service: str, method: str, operation: str) -> None:
     shape = model(service).operation_model(operation).output_shape
     body = json.dumps(_sample(shape, itertools.count()) if shape else {}).encode()
@@ -197,8 +199,15 @@ def _zones(count: int, truncated: bool) -> str:
         f"<ResourceRecordSetCount>{i + 2}</ResourceRecordSetCount></HostedZone>"
         for i in range(count)
     )
-    more = "<IsTruncated>true</IsTruncated><NextMarker>Z9NEXT</NextMarker>" if truncated else "<IsTruncated>false</IsTruncated>"
-    return f"<ListHostedZonesResponse {R53}><HostedZones>{zones}</HostedZones><Marker/>{more}<MaxItems>100</MaxItems></ListHostedZonesResponse>"
+    more = (
+        "<IsTruncated>true</IsTruncated><NextMarker>Z9NEXT</NextMarker>"
+        if truncated
+        else "<IsTruncated>false</IsTruncated>"
+    )
+    return (
+        f"<ListHostedZonesResponse {R53}><HostedZones>{zones}</HostedZones><Marker/>{more}"
+        "<MaxItems>100</MaxItems></ListHostedZonesResponse>"
+    )
 
 
 @pytest.mark.parametrize(("count", "truncated"), [(0, False), (1, False), (2, True)])

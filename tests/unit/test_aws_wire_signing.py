@@ -140,7 +140,10 @@ def test_our_signature_is_botocores(
     assert mine == {k: v.decode() if isinstance(v, bytes) else v for k, v in reference.items()}
     assert ("x-amz-security-token" in mine) == (keys.token is not None)
     assert ("x-amz-content-sha256" in mine) == (service == "s3")
-    assert f"Credential={keys.access_key}/20260304/{ours['endpoint'].region}/{service}/aws4_request" in mine["authorization"]
+    assert (
+        f"Credential={keys.access_key}/20260304/{ours['endpoint'].region}/{service}/aws4_request"
+        in mine["authorization"]
+    )
     assert ours["headers"]["Content-Length"] == str(len(ours["body"]))
 
 

@@ -1,7 +1,8 @@
 """One AWS request: signed, sent over a kept-alive connection, retried as botocore's standard mode does.
 
-Retries (``MAX_ATTEMPTS`` sends in all): a connection that fails or drops, an answer of 500, 502, 503 or
-504, and the throttling and transient error codes botocore's standard mode retries, after a random
+Retries (``MAX_ATTEMPTS`` sends in all): a connection that fails or drops, an answer of 429, 500, 502, 503
+or 504, and the throttling and transient error codes botocore's standard mode retries (with DynamoDB's
+ReplicatedWriteConflictException, which its model marks retryable), after a random
 wait of up to 1, 2, 4, 8 and 16 seconds, while the process's retry quota lasts (500, a retry costs 5,
 a connection failure 10, a success gives back what its retries took or 1). What is not retried is
 raised as botocore raises it, so callers need to know one set of errors: ``AwsClientError`` (a
@@ -57,8 +58,11 @@ THROTTLING = frozenset(
         "EC2ThrottledException",
     }
 )
-TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
+TRANSIENT_CODES = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "ReplicatedWriteConflictException"}
+)
 TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+THROTTLING_STATUS = frozenset({429})  # botocore retries it whatever the code (none of ours is modelled with 429)
 
 
 @dataclass(frozen=True)
@@ -215,7 +219,7 @@ def _retryable(error: BaseException | None, code: str, status: int) -> int:
     """The quota a retry of this outcome costs; 0 when it is not retried."""
     if isinstance(error, (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)):
         return 10
-    if code in THROTTLING or code in TRANSIENT_CODES or status in TRANSIENT_STATUS:
+    if code in THROTTLING or code in TRANSIENT_CODES or status in TRANSIENT_STATUS or status in THROTTLING_STATUS:
         return 5
     return 0
 
