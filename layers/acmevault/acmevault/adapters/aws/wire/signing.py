@@ -4,7 +4,7 @@ As AWS specifies it (docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-requ
 signs: the canonical request (method, path, sorted query, the signed headers, the payload's SHA-256),
 the string to sign, and the key derived from the secret for the day, region and service. S3 is signed
 the same way except that its path is not normalised or encoded a second time and the payload hash is
-sent as ``x-amz-content-sha256``. ``tests/unit/test_aws_signing.py`` holds this to botocore's signer.
+sent as ``x-amz-content-sha256``. ``tests/unit/test_aws_wire_signing.py`` holds this to botocore's signer.
 """
 
 from __future__ import annotations
