@@ -124,7 +124,8 @@ EXHAUSTED = [
     # The one window: the order is placed, and neither its record nor the failure record can be written.
     ("DynamoDB: every write of the order (until cleared)", "dynamodb", ("{name}", '":pending_order_url"'), (), 2),
 ]
-# throttling: the same backoff as a 5xx, kept to the full run as it was under botocore
+# throttling: the client waits up to 1 + 2 + 4 + 8 + 16 s between its sends (20 times what it waits after a 5xx), as
+# botocore's standard mode does: full run only
 EXHAUSTED_KINDS = ["5xx", "throttle"] if FULL else ["5xx"]
 
 

@@ -44,7 +44,7 @@ def configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[No
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))  # none: no profile region
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setattr(transport, "HOOKS", [])
-    monkeypatch.setattr(transport, "_quota", transport._Quota())
+    monkeypatch.setattr(transport, "_quotas", {})
     credentials.profile_region.cache_clear()
     clients.client.cache_clear()
     clients.forget_assumed_clients()

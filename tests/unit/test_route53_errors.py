@@ -99,8 +99,8 @@ class Route53Answers:
 def route53(monkeypatch: pytest.MonkeyPatch) -> Iterator[Route53Answers]:
     answers = Route53Answers()
     monkeypatch.setattr(transport, "HOOKS", [answers.hook])
-    monkeypatch.setattr(transport, "_quota", transport._Quota())  # this test's retries spend no one else's quota
-    monkeypatch.setattr(transport, "_backoff", lambda attempt: None)  # the retries run, without their waits
+    monkeypatch.setattr(transport, "_quotas", {})  # this test's retries spend no one else's quota
+    monkeypatch.setattr(transport, "_backoff", lambda seconds: None)  # the retries run, without their waits
     yield answers
     assert answers.queued == [], "answers queued and never asked for"
 
