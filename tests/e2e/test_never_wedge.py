@@ -33,7 +33,7 @@ def fresh_services(stack: Any, **changes: Any) -> Services:
 
 
 class FailingS3(S3Store):
-    """S3 refusing every put (botocore's retries exhausted): the certificate stays downloaded, unpushed."""
+    """S3 refusing every put (the client's retries exhausted): the certificate stays downloaded, unpushed."""
 
     def put_bundle(self, name: str, bundle: Any, metadata: dict[str, Any]) -> dict[str, str]:
         raise AwsUnavailable(f"storing {name!r} in S3: AWS is throttling or failing (SlowDown)")

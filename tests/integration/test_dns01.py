@@ -23,7 +23,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from acmevault.adapters.aws.clients import assumed_client
 from acmevault.adapters.aws.dns import Route53Dns
 from acmevault.app.issuance import issue_certificate
 from acmevault.app.services import Services
@@ -66,8 +65,24 @@ def names_in(certificate: x509.Certificate) -> list[str]:
     )
 
 
+def partner_route53(stack: Any) -> Any:
+    """The test's own boto3 Route 53 client in the other account (as ROLE_ARN, assumed through boto3's STS),
+    independent of acmevault's assumed_client."""
+    import boto3
+
+    credentials = stack.aws("sts").assume_role(RoleArn=ROLE_ARN, RoleSessionName="acmevault-test")["Credentials"]
+    return boto3.client(
+        "route53",
+        region_name="us-east-1",
+        endpoint_url=stack.local.endpoint_url,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
 def route53_clients(stack: Any) -> list[Any]:
-    return [stack.aws("route53"), assumed_client("route53", ROLE_ARN)]
+    return [stack.aws("route53"), partner_route53(stack)]
 
 
 def challenge_records(stack: Any) -> list[str]:
@@ -87,7 +102,7 @@ def challenge_records(stack: Any) -> list[str]:
 @pytest.fixture(scope="module")
 def partner_zone(stack: Any) -> str:
     """A hosted zone in another AWS account, reachable only by assuming ROLE_ARN (moto keeps accounts apart)."""
-    r53 = assumed_client("route53", ROLE_ARN)
+    r53 = partner_route53(stack)
     existing = [z["Id"] for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == PARTNER_ZONE + "."]
     if existing:
         return str(existing[0].rsplit("/", 1)[-1])
@@ -334,6 +349,7 @@ def strict_aws() -> Iterator[str]:
     permission at all, so AWS refuses its AssumeRole as it would refuse one the role does not trust."""
     import boto3
     from acmevault.adapters.aws import clients
+    from acmevault.adapters.aws.wire import transport
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -359,7 +375,6 @@ def strict_aws() -> Iterator[str]:
             AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"]
         )
         clients.client.cache_clear()
-        clients._session.cache_clear()
         clients.forget_assumed_clients()
         yield url
     finally:
@@ -369,8 +384,8 @@ def strict_aws() -> Iterator[str]:
             else:
                 os.environ[name] = value
         clients.client.cache_clear()
-        clients._session.cache_clear()
         clients.forget_assumed_clients()
+        transport.close_connections()  # this thread's connection to the moto about to stop
         process.terminate()
         process.wait(10)
 

@@ -4,11 +4,11 @@ alone can say whether it is pre-validated), and a name the CA holds valid needs 
 from __future__ import annotations
 
 import pytest
-from acmevault.adapters.aws.clients import client
+from acmevault.adapters.aws.wire import transport
+from acmevault.adapters.aws.wire.endpoints import Endpoint
 from acmevault.composition.config import Settings
 from acmevault.composition.services import build
 from acmevault.domain.certificate import Status
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
 
 def orders_at_pebble(stack, directory: str) -> int:
@@ -56,16 +56,21 @@ INVALID_INPUT = (
 
 @pytest.fixture
 def route53_refuses_listing_zones(stack):
-    """Route 53 answers ListHostedZones with an error, through botocore's own hook on acmevault's client."""
-    events = client("route53").meta.events
+    """Route 53 answers ListHostedZones with an error, through the transport's hook on acmevault's clients;
+    the sends it answered are counted (an error that is not retried: one)."""
+    answered: list[str] = []
 
-    def answer(request: AWSPreparedRequest, **_: object) -> AWSResponse:
-        raw = type("Raw", (), {"stream": lambda self, **kw: iter([INVALID_INPUT])})()
-        return AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, raw)
+    def answer(endpoint: Endpoint, request: transport.Request, attempt: int) -> transport.Response | None:
+        if endpoint.service != "route53" or request.operation != "ListHostedZones":
+            return None
+        answered.append(request.operation)
+        return transport.Response(400, {"content-type": "text/xml"}, INVALID_INPUT)
 
-    events.register("before-send.route-53.ListHostedZones", answer, unique_id="preflight-test")
-    yield
-    events.unregister("before-send.route-53.ListHostedZones", unique_id="preflight-test")
+    transport.HOOKS.append(answer)
+    try:
+        yield answered
+    finally:
+        transport.HOOKS.remove(answer)
 
 
 def test_auto_orders_nothing_while_route53_cannot_be_asked(
@@ -78,3 +83,4 @@ def test_auto_orders_nothing_while_route53_cannot_be_asked(
     [line] = result.err.splitlines()
     assert "listing Route 53 hosted zones: InvalidInput: refused by the test" in line
     assert orders_at_pebble(stack, directory) == 0
+    assert route53_refuses_listing_zones == ["ListHostedZones"]  # asked once: InvalidInput is not retried

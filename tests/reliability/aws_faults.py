@@ -1,9 +1,11 @@
-"""AWS faults through botocore's own event hooks on acmevault's clients, so botocore's retries run for real.
+"""AWS faults through acmevault's own transport hooks (``transport.HOOKS``), so its retries run for real.
 
-A `before-send.<service>.<Operation>` hook answers a matching send with what AWS sends when it
-throttles or fails (the service's own error document and status), or drops the connection; botocore
-parses it, and its standard retry mode (6 sends: the first and 5 retries, backoff with jitter, retry quota) decides what
-happens next, as it would in Lambda. Nothing else about the clients changes.
+A hook answers a matching send of acmevault's clients (ACM ImportCertificate, S3 PutObject, DynamoDB
+UpdateItem in one region) with what AWS sends when it throttles or fails (the service's own error
+document and status), or drops the connection; the client parses it, and transport.send's retries
+(6 sends: the first and 5 retries, backoff with jitter, retry quota, as botocore's standard mode)
+decide what happens next, as they would in Lambda. Nothing else about the clients changes; the test's
+own boto3 clients (``stack.aws``) never pass through the hooks.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from acmevault.adapters.aws.wire import transport
+from acmevault.adapters.aws.wire.endpoints import Endpoint
 from botocore.exceptions import ConnectionClosedError
 
 # What each service answers (status, headers, body) when it throttles or fails.
@@ -59,19 +61,7 @@ ANSWERS: dict[tuple[str, str], tuple[int, dict[str, str], bytes]] = {
     ),
 }
 KINDS = ("throttle", "5xx", "reset")
-EVENTS = {
-    "acm": "before-send.acm.ImportCertificate",
-    "s3": "before-send.s3.PutObject",
-    "dynamodb": "before-send.dynamodb.UpdateItem",
-}
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **kwargs: Any) -> Iterator[bytes]:
-        yield self._body
+OPERATIONS = {"acm": "ImportCertificate", "s3": "PutObject", "dynamodb": "UpdateItem"}  # the writes faulted
 
 
 @dataclass
@@ -86,22 +76,20 @@ class Rule:
 
 
 class AwsFaults:
-    def __init__(self, clients: list[Any]) -> None:
-        self._clients = clients
+    """Rules for the writes of acmevault's clients in ``region``; a hook in transport.HOOKS while installed."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
         self._lock = threading.Lock()
         self.rules: list[Rule] = []
         self.injected: Counter[str] = Counter()  # "<service> <kind>" -> sends failed
 
     def install(self) -> AwsFaults:
-        for client in self._clients:
-            service = client.meta.service_model.service_id.hyphenize()
-            client.meta.events.register(EVENTS[service], self._hook, unique_id=f"reliability-{service}")
+        transport.HOOKS.append(self._hook)
         return self
 
     def uninstall(self) -> None:
-        for client in self._clients:
-            service = client.meta.service_model.service_id.hyphenize()
-            client.meta.events.unregister(EVENTS[service], unique_id=f"reliability-{service}")
+        transport.HOOKS.remove(self._hook)
 
     def fail(self, service: str, kind: str, match: Callable[[str], bool], skip: int = 0, times: int | None = 1) -> Rule:
         rule = Rule(service, kind, match, skip, times)
@@ -116,10 +104,14 @@ class AwsFaults:
     def total(self) -> int:
         return sum(self.injected.values())
 
-    def _hook(self, request: AWSPreparedRequest, **kwargs: Any) -> AWSResponse | None:
-        service = kwargs["event_name"].split(".")[1]
-        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
-        text = f"{request.url} {body[:4096].decode(errors='replace')}"
+    def _hook(
+        self, endpoint: Endpoint, request: transport.Request, attempt: int
+    ) -> transport.Response | BaseException | None:
+        service = endpoint.service
+        if endpoint.region != self.region or OPERATIONS.get(service) != request.operation:
+            return None
+        url = f"{'https' if endpoint.secure else 'http'}://{endpoint.host}{endpoint.base_path}{request.path}"
+        text = f"{url} {request.body.decode(errors='replace')}"
         with self._lock:
             for rule in self.rules:
                 if rule.service != service or not rule.match(text):
@@ -133,7 +125,7 @@ class AwsFaults:
                 break
             else:
                 return None
-        if kind == "reset":
-            raise ConnectionClosedError(endpoint_url=request.url)
+        if kind == "reset":  # handed back, not raised: transport.send raises it where the network's would be
+            return ConnectionClosedError(endpoint_url=url)
         status, headers, payload = ANSWERS[(service, kind)]
-        return AWSResponse(request.url, status, headers, _Raw(payload))
+        return transport.Response(status, {k.lower(): v for k, v in headers.items()}, payload)

@@ -1,7 +1,7 @@
-"""Throttling, 5xx and dropped connections on ACM import, S3 put and DynamoDB writes (botocore's retries run).
+"""Throttling, 5xx and dropped connections on ACM import, S3 put and DynamoDB writes (acmevault's retries run).
 
 Retried: a renewal whose AWS calls fail a few times each completes in one attempt. Exhausted: when
-every one of botocore's attempts fails, the attempt fails; the next one pushes the certificate the
+every one of the client's sends fails, the attempt fails; the next one pushes the certificate the
 first downloaded (pending.fullchain) or resumes its recorded order, and Pebble's order count does
 not move.
 """
@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from acmevault.adapters.aws.clients import client
 from acmevault.app.issuance import issue_certificate, renew_if_due
 from acmevault.domain.certificate import Status
 from acmevault.domain.errors import AwsUnavailable
@@ -36,13 +35,13 @@ from tests.reliability.helpers import (
 
 RETRIED = scale(4, 30)  # renewals with every AWS write failing a few times
 REGION = "us-east-1"
-BOTOCORE_SENDS = 6  # acmevault's clients: retries max_attempts 5, which botocore counts after the first send
+SENDS = 6  # acmevault's clients send a request up to 6 times: botocore's standard mode with max_attempts 5
 
 
 @pytest.fixture
 def aws_faults(stack: Any) -> Any:
-    # acmevault's own clients (built once per process, as in a warm container): the hooks go on them
-    faults = AwsFaults([client("acm", REGION), client("s3", REGION), client("dynamodb", REGION)]).install()
+    # acmevault's own clients in REGION (every adapter's: transport.HOOKS sees each send they make)
+    faults = AwsFaults(REGION).install()
     try:
         yield faults
     finally:
@@ -57,7 +56,7 @@ def account(stack: Any, cli: Any, unique: str) -> str:
     return directory
 
 
-def test_aws_throttling_and_5xx_are_retried_by_botocore_and_nothing_is_lost(
+def test_aws_throttling_and_5xx_are_retried_and_nothing_is_lost(
     stack, cli, unique, account, aws_faults: AwsFaults, report: Report
 ):
     services = fresh_services(stack)
@@ -70,7 +69,7 @@ def test_aws_throttling_and_5xx_are_retried_by_botocore_and_nothing_is_lost(
     started = time.monotonic()
     for name in names:
         # GIVEN an ACM import, an S3 put (of one of the five files) and a DynamoDB write of this renewal
-        # that each fail 1-3 times (botocore sends up to 6 times) with throttling, a 5xx or a dropped connection
+        # that each fail 1-3 times (the client sends up to 6 times) with throttling, a 5xx or a dropped connection
         file = rng.choice(["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem", "metadata.json"])
         aws_faults.fail("acm", rng.choice(KINDS), lambda text: True, times=rng.randint(1, 3))
         aws_faults.fail("s3", rng.choice(KINDS), lambda t, n=name, f=file: f"/{n}/{f}" in t, times=rng.randint(1, 3))
@@ -97,7 +96,7 @@ def test_aws_throttling_and_5xx_are_retried_by_botocore_and_nothing_is_lost(
         by_service[key.split()[0]] += count
     report.add(
         Row(
-            "AWS faults, retried by botocore",
+            "AWS faults, retried by the client",
             f"{RETRIED} renewals, each with an ACM import, an S3 put and a DynamoDB write failing 1-3 times; "
             f"{elapsed:.0f} s",
             f"{aws_faults.total()} failed sends: {figures(aws_faults.injected)}",
@@ -113,7 +112,7 @@ def _has(*needles: str, absent: tuple[str, ...] = ()) -> Any:
     return lambda text: all(n in text for n in needles) and not any(a in text for a in absent)
 
 
-# Where botocore's attempts run out: (label, service, what the failing request carries, what it must not,
+# Where the client's sends run out: (label, service, what the failing request carries, what it must not,
 # the orders the renewal costs in all). "until cleared": every matching write fails, also the failure record.
 EXHAUSTED = [
     ("ACM import", "acm", (), (), 1),
@@ -125,7 +124,9 @@ EXHAUSTED = [
     # The one window: the order is placed, and neither its record nor the failure record can be written.
     ("DynamoDB: every write of the order (until cleared)", "dynamodb", ("{name}", '":pending_order_url"'), (), 2),
 ]
-EXHAUSTED_KINDS = ["5xx", "throttle"] if FULL else ["5xx"]  # botocore waits up to 15 s on throttling: full run only
+# throttling: the client waits up to 1 + 2 + 4 + 8 + 16 s between its sends (20 times what it waits after a 5xx), as
+# botocore's standard mode does: full run only
+EXHAUSTED_KINDS = ["5xx", "throttle"] if FULL else ["5xx"]
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +138,8 @@ def exhausted(report: Report) -> Any:
         mixed = sorted(tally["mixed"])
         report.add(
             Row(
-                "AWS faults, botocore's retries exhausted",
-                f"{tally['runs']} renewals, each with one write failing on all {BOTOCORE_SENDS} of botocore's sends: "
+                "AWS faults, the client's retries exhausted",
+                f"{tally['runs']} renewals, each with one write failing on all {SENDS} of the client's sends: "
                 + "; ".join(e[0] for e in EXHAUSTED),
                 f"{tally['faults'].total()} failed sends: {figures(tally['faults'])}",
                 "each finished by the next run without a new order (the downloaded certificate pushed, the "
@@ -160,7 +161,7 @@ def exhausted(report: Report) -> Any:
 @pytest.mark.parametrize(
     ("label", "service", "needles", "absent", "orders_in_all"), EXHAUSTED, ids=[e[0] for e in EXHAUSTED]
 )
-def test_when_botocore_gives_up_the_next_run_pushes_without_ordering_again(
+def test_when_the_retries_give_up_the_next_run_pushes_without_ordering_again(
     stack, cli, unique, account, aws_faults: AwsFaults, exhausted, label, service, needles, absent, orders_in_all, kind
 ):
     services = fresh_services(stack)
@@ -169,9 +170,9 @@ def test_when_botocore_gives_up_the_next_run_pushes_without_ordering_again(
     first = issue_certificate(name, services, time.monotonic() + 60).state
     arn = first.acm_arns[REGION]
     orders = len(orders_at_pebble(services, account))
-    # GIVEN a write that fails on each of botocore's attempts (the first and its 5 retries)
+    # GIVEN a write that fails on each of the client's sends (the first and its 5 retries)
     matches = _has(*(n.format(name=name) for n in needles), absent=absent)
-    rule = aws_faults.fail(service, kind, matches, times=None if "until cleared" in label else BOTOCORE_SENDS)
+    rule = aws_faults.fail(service, kind, matches, times=None if "until cleared" in label else SENDS)
     # WHEN a renewal runs into it (an ACM region failing holds back nothing else: the renewal goes on)
     if service == "acm":
         assert issue_certificate(name, services, time.monotonic() + 60).state.regions[REGION].status.value == "failed"
@@ -179,7 +180,7 @@ def test_when_botocore_gives_up_the_next_run_pushes_without_ordering_again(
         with pytest.raises(AwsUnavailable, match=r"AWS is throttling or failing|cannot reach AWS"):
             issue_certificate(name, services, time.monotonic() + 60)
     aws_faults.clear()
-    assert rule.failed >= BOTOCORE_SENDS  # every send botocore made was answered with the fault
+    assert rule.failed >= SENDS  # every send the client made was answered with the fault
     failed = services.certificates.get(name).state
     downloaded = failed.pending.fullchain if failed.pending is not None else None
     # THEN until the next run, ACM serves the previous certificate unless it was imported before the failure,

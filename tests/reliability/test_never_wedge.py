@@ -168,7 +168,7 @@ def test_a_spec_changed_at_random_points_of_an_issuance_never_wedges(stack, cli,
 
 
 class RegionOutage:
-    """The real ACM adapter, with one region refusing imports (throttling past botocore's retries) at random."""
+    """The real ACM adapter, with one region refusing imports (throttling past the client's retries) at random."""
 
     def __init__(self, real: Any, rng: random.Random, region: str, chance: float) -> None:
         self.real, self.rng, self.region, self.chance = real, rng, region, chance

@@ -59,6 +59,9 @@ _THROTTLING = {
 }
 
 
+_GLOBAL = frozenset({"route53", "sts", "s3"})  # services botocore gives a client without a region
+
+
 def configured_region() -> str | None:
     """The region of the AWS configuration (environment, profile), as a client without one would use."""
     from acmevault.adapters.aws.wire.credentials import configured_region as configured
@@ -97,7 +100,8 @@ def client(service: str, region: str | None = None) -> Any:
 def _build(service: str, region: str | None, credentials: Any = None) -> Any:
     from acmevault.adapters.aws.wire import json_protocol, query_protocol
 
-    region = region or configured_region() or ("us-east-1" if service == "route53" else None)
+    # Without a region, botocore still builds the clients of its global endpoints (signed for us-east-1)
+    region = region or configured_region() or ("us-east-1" if service in _GLOBAL else None)
     if region is None:
         raise NoRegionError()
     if service in json_protocol.SERVICES:

@@ -1,10 +1,13 @@
 """One AWS request: signed, sent over a kept-alive connection, retried as botocore's standard mode does.
 
-Retries (``MAX_ATTEMPTS`` sends in all): a connection that fails or drops, an answer of 429, 500, 502, 503
-or 504, and the throttling and transient error codes botocore's standard mode retries (with DynamoDB's
-ReplicatedWriteConflictException, which its model marks retryable), after a random
-wait of up to 1, 2, 4, 8 and 16 seconds, while the process's retry quota lasts (500, a retry costs 5,
-a connection failure 10, a success gives back what its retries took or 1). What is not retried is
+Retries (``MAX_ATTEMPTS`` sends in all), as botocore 1.44's standard mode: a connection that fails or
+drops, an answer of 500, 502, 503 or 504, the transient error codes, the throttling error codes (and a
+429), and the errors botocore's models mark retryable for these operations. The wait before retry N
+is random, up to ``2**(N-1)`` times 1 s after throttling and 50 ms after anything else (25 ms for
+DynamoDB), never more than 20 s, raised to what ``x-amz-retry-after`` asks (by at most 5 s). Each
+client (service, region and credentials, as botocore has one quota per client object) has a retry
+quota of 500: a throttling retry costs 5, any other 14, and a success gives back what its last retry
+took, or 1. What is not retried is
 raised as botocore raises it, so callers need to know one set of errors: ``AwsClientError`` (a
 ``botocore.exceptions.ClientError`` with the same ``response``), ``EndpointConnectionError``,
 ``ConnectionClosedError`` and ``ReadTimeoutError``. botocore.exceptions is a small module; the rest of
@@ -37,6 +40,14 @@ from acmevault.adapters.aws.wire.endpoints import Endpoint
 from acmevault.adapters.aws.wire.signing import canonical_query, sign
 
 MAX_ATTEMPTS = 6  # the first send and five retries: botocore's standard mode with max_attempts=5
+MAX_BACKOFF = 20.0  # seconds
+THROTTLING_SCALE = 1.0  # seconds: the first retry's longest wait after throttling ...
+TRANSIENT_SCALE = {"dynamodb": 0.025}  # ... and after anything else (botocore's per-service scale)
+DEFAULT_TRANSIENT_SCALE = 0.05
+RETRY_AFTER_MAX_ADDITIONAL = 5.0  # seconds x-amz-retry-after may add to the wait
+RETRY_COST = 14
+THROTTLING_RETRY_COST = 5
+NO_RETRY_INCREMENT = 1
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 20.0
 USER_AGENT = "acmevault/0.1"
@@ -58,11 +69,11 @@ THROTTLING = frozenset(
         "EC2ThrottledException",
     }
 )
-TRANSIENT_CODES = frozenset(
-    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "ReplicatedWriteConflictException"}
-)
+TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
 TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
-THROTTLING_STATUS = frozenset({429})  # botocore retries it whatever the code (none of ours is modelled with 429)
+THROTTLING_STATUS = 429  # botocore: when the code is none the operation models; here any 429 (no models here)
+# (service, code): what botocore's models (and its special cases) mark retryable for the operations acmevault calls
+MODELED_TRANSIENT = frozenset({("dynamodb", "ReplicatedWriteConflictException"), ("sts", "IDPCommunicationError")})
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,7 @@ HOOKS: list[Hook] = []  # (endpoint, request, attempt from 1) -> an answer, an e
 
 
 class _Quota:
-    """botocore's retry quota: retries stop when many have failed recently, in this whole process."""
+    """botocore's retry quota: a client's retries stop when many have failed recently."""
 
     def __init__(self, capacity: int = 500) -> None:
         self._capacity = self._available = capacity
@@ -130,8 +141,16 @@ class _Quota:
             self._available = min(self._capacity, self._available + amount)
 
 
-_quota = _Quota()
+_quotas: dict[tuple[str, str, str | None], _Quota] = {}
+_quotas_lock = threading.Lock()
 _local = threading.local()
+
+
+def quota_for(endpoint: Endpoint, credentials: Credentials | None = None) -> _Quota:
+    """The retry quota of the client sending to ``endpoint`` with ``credentials`` (None: the process's own)."""
+    key = (endpoint.service, endpoint.region, credentials.access_key if credentials else None)
+    with _quotas_lock:
+        return _quotas.setdefault(key, _Quota())
 
 
 @cache
@@ -215,13 +234,28 @@ def _generic_error(response: Response) -> tuple[str, str] | None:
     return None
 
 
-def _retryable(error: BaseException | None, code: str, status: int) -> int:
-    """The quota a retry of this outcome costs; 0 when it is not retried."""
-    if isinstance(error, (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)):
-        return 10
-    if code in THROTTLING or code in TRANSIENT_CODES or status in TRANSIENT_STATUS or status in THROTTLING_STATUS:
-        return 5
-    return 0
+def _retryable(service: str, code: str, status: int) -> bool | None:
+    """Whether an error answer is retried as throttling (True) or as transient (False); None: not retried."""
+    if code in THROTTLING or status == THROTTLING_STATUS:
+        return True
+    if code in TRANSIENT_CODES or status in TRANSIENT_STATUS or (service, code) in MODELED_TRANSIENT:
+        return False
+    return None
+
+
+def _delay(attempt: int, service: str, throttling: bool, retry_after: str | None = None) -> float:
+    """botocore's wait before retrying after ``attempt`` (from 1): exponential, with jitter."""
+    scale = THROTTLING_SCALE if throttling else TRANSIENT_SCALE.get(service, DEFAULT_TRANSIENT_SCALE)
+    delay = random.random() * min(scale * 2.0 ** (attempt - 1), MAX_BACKOFF)  # noqa: S311 - jitter, not a secret
+    if retry_after is None:
+        return delay
+    try:
+        asked = int(retry_after) / 1000.0  # milliseconds
+    except (ValueError, OverflowError):
+        return delay
+    if asked < 0:
+        return delay
+    return max(delay, min(asked, delay + RETRY_AFTER_MAX_ADDITIONAL))
 
 
 def send(
@@ -237,7 +271,8 @@ def send(
     payload_hash = hashlib.sha256(request.body).hexdigest()
     target = endpoint.base_path + request.path
     query = canonical_query(request.query)
-    taken = 0
+    quota = quota_for(endpoint, credentials)
+    acquired = 0  # what the last retry took from the quota: a success gives it back
     for attempt in range(1, MAX_ATTEMPTS + 1):
         outcome: Response | BaseException | None = None
         for hook in HOOKS:
@@ -269,24 +304,24 @@ def send(
                 outcome = _exchange(
                     endpoint, request.method, target + ("?" + query if query else ""), headers, request.body
                 )
-        except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError) as error:
-            cost = _retryable(error, "", 0)
-            if attempt == MAX_ATTEMPTS or not _quota.take(cost):
+        except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError):
+            if attempt == MAX_ATTEMPTS or not quota.take(RETRY_COST):
                 raise
-            taken += cost
-            _backoff(attempt)
+            acquired = RETRY_COST
+            _backoff(_delay(attempt, endpoint.service, throttling=False))
             continue
         if outcome.status < 300:
-            _quota.give(taken or 1)
+            quota.give(acquired or NO_RETRY_INCREMENT)
             return outcome
         code, message = _generic_error(outcome) or parse_error(outcome)
-        cost = _retryable(None, code, outcome.status)
-        if not cost or attempt == MAX_ATTEMPTS or not _quota.take(cost):
+        throttling = _retryable(endpoint.service, code, outcome.status)
+        cost = THROTTLING_RETRY_COST if throttling else RETRY_COST
+        if throttling is None or attempt == MAX_ATTEMPTS or not quota.take(cost):
             raise AwsClientError(request.operation, code, message, outcome, attempt)
-        taken += cost
-        _backoff(attempt)
+        acquired = cost
+        _backoff(_delay(attempt, endpoint.service, throttling, outcome.headers.get("x-amz-retry-after")))
     raise AssertionError("the loop returns or raises")
 
 
-def _backoff(attempt: int) -> None:
-    time.sleep(random.random() * min(20.0, 2.0 ** (attempt - 1)))  # noqa: S311 - jitter, not a secret
+def _backoff(seconds: float) -> None:
+    time.sleep(seconds)
