@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
 from acmevault.adapters.aws.clients import client, translated
 from acmevault.app.authorization import Caller, Permit
-from acmevault.app.rotation import RotationServices
-from acmevault.app.services import Services
 from acmevault.composition import services as composition
 from acmevault.domain.errors import AcmeVaultError, ValidationError
+
+if TYPE_CHECKING:  # annotations only: rotation's modules are loaded by the verbs that rotate
+    from acmevault.app.rotation import RotationServices
+    from acmevault.app.services import Services
 
 
 def services() -> Services:

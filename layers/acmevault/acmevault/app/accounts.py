@@ -19,7 +19,6 @@ from typing import Any, Generic, TypeVar
 
 from acmevault.domain.directory import DirectoryCredential, DirectoryState
 from acmevault.domain.errors import AcmeVaultError, ConflictError, DirectoryLost
-from acmevault.domain.keys import generate_account_key
 from acmevault.domain.policy import DirectoryPolicy
 from acmevault.domain.validation import validate_name
 from acmevault.ports.ca import CaAccounts
@@ -61,6 +60,8 @@ class Accounts(Generic[SessionT]):
             raise ConflictError(
                 f"directory {name!r} already exists; replace its credential with 'acmevault directory rotate {name}'"
             )
+        from acmevault.domain.keys import generate_account_key  # cryptography: only to register an account
+
         account_key = generate_account_key()
         account_url = self._ca.register(replace(credential, account_key=account_key, account_url=None))
         stored = credential.with_account(account_key, account_url)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-from acmevault.app import sxg
 from acmevault.app.authorization import Permit
 from acmevault.app.notices import Notice, tell
 from acmevault.app.regions import acm_regions, dropped_regions, serves_everywhere
@@ -32,6 +31,8 @@ def define_certificate(spec: CertificateSpec, services: Services, permit: Permit
     region dropped from the spec keeps its ARN and is reported (event and view).
     """
     if services.accounts.require(spec.directory).sxg:
+        from acmevault.app import sxg  # cryptography: only for a directory that issues SXG certificates
+
         sxg.check_spec(spec)  # bad input, refused before anything is decided or written
     caller, route = (permit.caller, permit.route) if permit else (None, "define")
     services.gate.check_names(caller, route, spec.name, spec.directory, spec.domains)

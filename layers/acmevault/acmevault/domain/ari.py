@@ -11,8 +11,10 @@ import base64
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from cryptography import x509
+if TYPE_CHECKING:
+    from cryptography import x509
 
 MIN_RECHECK = timedelta(minutes=1)
 MAX_RECHECK = timedelta(days=1)
@@ -42,6 +44,8 @@ def _b64url(data: bytes) -> str:
 
 def certificate_id(certificate: x509.Certificate) -> str:
     """The ARI certificate identifier: base64url(AKI keyIdentifier) '.' base64url(serial, DER integer bytes)."""
+    from cryptography import x509  # the caller holds a certificate: loaded already, and only then
+
     aki = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
     if aki.key_identifier is None:
         raise ValueError("the certificate's Authority Key Identifier has no key identifier")

@@ -6,10 +6,12 @@ What each method raises is in its docstring; see acmevault.ports for what every 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from acmevault.domain.dns import TxtRecord
-from acmevault.domain.keys import CertificateBundle
+
+if TYPE_CHECKING:  # annotations only: keys loads cryptography, which a read-only command never needs
+    from acmevault.domain.keys import CertificateBundle
 
 
 class Dns(Protocol):

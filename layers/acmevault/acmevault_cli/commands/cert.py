@@ -12,16 +12,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from acmevault.app.awaiting import hand_back
-from acmevault.app.definition import define_certificate
-from acmevault.app.issuance import issue_certificate
-from acmevault.app.recovery import forget_region, reset_certificate
-from acmevault.app.revocation import RevocationReason, delete_certificate, revoke_certificate
 from acmevault.composition.config import settings
-from acmevault.composition.services import queue
 from acmevault.domain.certificate import Certificate, CertificateSpec
 from acmevault.domain.errors import AcmeVaultError, CertificateNotFound
-from acmevault.domain.issue_message import IssueMessage
 from acmevault.domain.validation import validate_name, validate_region
 
 from acmevault_cli.arguments import DEFAULT_TIMEOUT, check_timeout, seconds
@@ -61,6 +54,8 @@ def _spec_value(field: str, value: Any) -> Any:
 
 def cert_put(args: argparse.Namespace) -> int:
     """Create a certificate, or change only the fields given on an existing one."""
+    from acmevault.app.definition import define_certificate
+
     given = {f: _spec_value(f, getattr(args, f)) for f in SPEC_OPTIONS if getattr(args, f) is not None}
     try:
         current: dict[str, Any] = services().certificates.get(validate_name(args.name)).spec.to_dict()
@@ -76,6 +71,8 @@ def cert_put(args: argparse.Namespace) -> int:
 
 def cert_issue(args: argparse.Namespace) -> int:
     """Issue (or renew) one certificate now, through the same code as IssueFunction."""
+    from acmevault.app.issuance import issue_certificate
+
     timeout = check_timeout(args.timeout)
     started = time.monotonic()
     progress(f"issuing {args.name} ...")
@@ -96,6 +93,10 @@ def cert_issue(args: argparse.Namespace) -> int:
 
 def _awaiting(cert: Certificate) -> str:
     """An order the CA holds (approval): not a failure. The issue worker is told to check back, if there is one."""
+    from acmevault.app.awaiting import hand_back
+    from acmevault.composition.services import queue
+    from acmevault.domain.issue_message import IssueMessage
+
     state = cert.state
     followed = ""
     if settings().queue_url:
@@ -109,6 +110,8 @@ def _awaiting(cert: Certificate) -> str:
 
 def cert_delete(args: argparse.Namespace) -> int:
     """Stop managing a certificate, revoking it first with --revoke."""
+    from acmevault.app.revocation import RevocationReason, delete_certificate
+
     reason = None if args.revoke is None else RevocationReason.parse(args.revoke, "--revoke")
     allowed = permit(args.name, services().certificates.get(args.name).spec.directory, "cert delete")
     revoked = delete_certificate(args.name, services(), reason)
@@ -121,6 +124,8 @@ def cert_delete(args: argparse.Namespace) -> int:
 
 def cert_reset(args: argparse.Namespace) -> int:
     """Discard the order in flight: the next attempt orders anew."""
+    from acmevault.app.recovery import reset_certificate
+
     reset = reset_certificate(args.name, services())
     if reset.discarded is None:
         print(f"certificate {args.name} has no order in flight; nothing to discard")
@@ -131,6 +136,8 @@ def cert_reset(args: argparse.Namespace) -> int:
 
 def cert_forget_region(args: argparse.Namespace) -> int:
     """Stop tracking an ACM region the spec no longer names (deleting its certificate with --delete)."""
+    from acmevault.app.recovery import forget_region
+
     region = validate_region(args.region, "region")
     forget_region(args.name, region, services(), delete=args.delete)
     done = "deleted from ACM and forgotten" if args.delete else "forgotten (its ACM certificate is left in place)"
@@ -140,6 +147,8 @@ def cert_forget_region(args: argparse.Namespace) -> int:
 
 def cert_revoke(args: argparse.Namespace) -> int:
     """Revoke the serving certificate at the CA; the ACM and S3 copies are marked."""
+    from acmevault.app.revocation import RevocationReason, revoke_certificate
+
     reason = RevocationReason.parse(args.reason, "--reason")
     allowed = permit(args.name, services().certificates.get(args.name).spec.directory, "cert revoke")
     revoked = revoke_certificate(args.name, reason, services())

@@ -11,13 +11,6 @@ import argparse
 from typing import Any
 
 from acmevault.app.authorization import Caller
-from acmevault.app.rotation import (
-    NewCredential,
-    complete_revocations,
-    mark_lost,
-    replace_credential,
-    rotate_account_key,
-)
 from acmevault.app.views import directory_detail
 from acmevault.domain.directory import DirectoryCredential
 from acmevault.domain.errors import ValidationError
@@ -82,6 +75,8 @@ def directory_show(args: argparse.Namespace) -> int:
 
 def directory_rotate(args: argparse.Namespace) -> int:
     """Roll the account key over, or replace a lost credential (from the operator, or CertCentral)."""
+    from acmevault.app.rotation import NewCredential, replace_credential, rotate_account_key
+
     validate_name(args.name)
     if args.url is None and (args.eab_kid is not None or args.contact):
         raise ValidationError("--url", "a new credential needs its directory URL too (--url URL --eab-kid KID)")
@@ -116,6 +111,8 @@ def directory_rotate(args: argparse.Namespace) -> int:
 
 def directory_revoke(args: argparse.Namespace) -> int:
     """Mark the credential lost: deactivate its account and stop issuing from it."""
+    from acmevault.app.rotation import mark_lost
+
     state = mark_lost(args.name, rotation(), actor(), args.reason)
     print(
         f"directory {args.name} is marked lost (since {state.changed_at:%Y-%m-%d %H:%M} UTC); its account is "
@@ -140,6 +137,8 @@ def directory_policy(args: argparse.Namespace) -> int:
 
 def directory_revoke_previous(args: argparse.Namespace) -> int:
     """Revoke the replaced account's certificates whose replacements are served."""
+    from acmevault.app.rotation import complete_revocations
+
     revoked = complete_revocations(args.name, rotation())
     waiting = _view(args.name)["revocations_waiting"]
     print(

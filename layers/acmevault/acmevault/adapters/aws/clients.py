@@ -98,7 +98,7 @@ def client(service: str, region: str | None = None) -> Any:
 
 
 def _build(service: str, region: str | None, credentials: Any = None) -> Any:
-    from acmevault.adapters.aws.wire import json_protocol, query_protocol
+    from acmevault.adapters.aws.wire import json_protocol
 
     # Without a region, botocore still builds the clients of its global endpoints (signed for us-east-1)
     region = region or configured_region() or ("us-east-1" if service in _GLOBAL else None)
@@ -106,8 +106,10 @@ def _build(service: str, region: str | None, credentials: Any = None) -> Any:
         raise NoRegionError()
     if service in json_protocol.SERVICES:
         return json_protocol.JsonClient(service, region, credentials)
-    if service in query_protocol.SERVICES:
-        return query_protocol.QueryClient(service, region, credentials)
+    if service in ("sts", "sns", "cloudformation"):
+        from acmevault.adapters.aws.wire.query_protocol import QueryClient
+
+        return QueryClient(service, region, credentials)
     if service == "route53":
         from acmevault.adapters.aws.wire.route53 import Route53Client
 
