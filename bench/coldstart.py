@@ -25,7 +25,13 @@ template's environment plus the variables Lambda itself sets.
    Linux across fork and exec, so in a child it starts at its parent's RSS (kept in the JSON too).
 3. Requests: in the same process, a second certificate of the same key type (a warm container).
    Every HTTP request to Pebble is counted by type (requests.Session.send wrapped), and every AWS API
-   call, Secrets Manager GetSecretValue included (botocore before-call hooks), per issuance.
+   call, Secrets Manager GetSecretValue included, per issuance: a hook in the HOOKS of acmevault's own
+   AWS client (acmevault.adapters.aws.wire.transport), which sees every send with its attempt number;
+   the first send of a call counts as the call, later ones as its retries. Both counters go in as their
+   modules are first loaded, so they import nothing the handler would not have.
+4. Imports: whether a handler's init or an issuance imports botocore's client machinery
+   (botocore.session, botocore.client), which acmevault's AWS client replaced: it should never; and which
+   issuance first imports requests and acme.client (left to the first ACME session).
 
 Output: Markdown tables on stdout, progress on stderr, every figure in bench/results/coldstart.json.
 The local stack runs on free ports in a temporary directory and is stopped at the end, also on an
@@ -97,6 +103,13 @@ PLACEHOLDER_STACK_ENV = {
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 TEMPLATE_REFERENCES = {"POWERTOOLS_LOG_LEVEL": "INFO"}  # !Ref LogLevel's default
+# botocore's client machinery (sessions, service models, clients): acmevault's own AWS client replaced it,
+# so neither a handler's init nor an issuance may import these (botocore.exceptions, a small module, is
+# imported by that client; botocore's credential chain only where the environment has no credentials).
+BOTOCORE_CLIENT_MODULES = ("botocore.session", "botocore.client")
+# What a handler leaves to the first call that needs it: the ACME session's libraries.
+DEFERRED_MODULES = ("requests", "acme.client")
+MARKERS = (*BOTOCORE_CLIENT_MODULES, *DEFERRED_MODULES)
 
 # The child of an init measurement: nothing but the load of the handler module is timed.
 INIT_CHILD = """
@@ -107,7 +120,8 @@ module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
 assert callable(getattr(module, sys.argv[2]))
-print("COLDSTART", repr(elapsed), repr(cpu), flush=True)
+imported = ",".join(m for m in sys.argv[3].split(",") if m in sys.modules) or "-"
+print("COLDSTART", repr(elapsed), repr(cpu), imported, flush=True)
 """
 
 # The child of an issuance measurement: one container. The handler module is loaded once, the way
@@ -139,15 +153,19 @@ spec.loader.exec_module(module)
 result["import_seconds"] = time.perf_counter() - started
 result["rss_mb"]["after_import"] = max_rss()
 
+# Which of the libraries a handler may or may not load its init imported: measured before the counters
+# below import anything of their own.
+result["imported_at_init"] = sorted(m for m in config["markers"] if m in sys.modules)
+
 # The counters go in without importing anything the handler has not: what its first call imports
-# (botocore, requests) is part of the cold issuance. requests.Session.send is wrapped when requests.sessions
-# is first loaded; the botocore session gets its hooks when the adapters first build it.
-import functools, importlib.abc, importlib.machinery
-from acmevault.adapters.aws import clients
+# (requests, acme, acmevault's AWS client) is part of the cold issuance. requests.Session.send is wrapped
+# when requests.sessions is first loaded; the counting hook joins the AWS client's transport.HOOKS when
+# acmevault.adapters.aws.wire.transport is first loaded.
+import importlib.abc, importlib.machinery
 from acmevault_cli.local.invoke import FakeContext
 
 current = {"issuance": 0}
-http, aws, secret_reads = [], [], []
+http, aws, retries, secret_reads = [], [], [], []
 
 def counting(send):
     def counting_send(self, request, **kwargs):
@@ -159,42 +177,47 @@ def counting(send):
         return response
     return counting_send
 
-class CountRequests(importlib.abc.MetaPathFinder):
+def count_aws(endpoint, request, attempt):
+    # Every send of acmevault's AWS client passes here, once per attempt: the first is the API call,
+    # any later one a retry. Returning None lets the request through to the network.
+    call = {"issuance": current["issuance"], "call": f"{endpoint.service}.{request.operation}", "attempt": attempt}
+    if attempt > 1:
+        retries.append(call)
+        return None
+    aws.append(call)
+    if (endpoint.service, request.operation) == ("secretsmanager", "GetSecretValue"):  # a JSON body
+        secret_id = json.loads(request.body or b"{}").get("SecretId")
+        secret_reads.append({"issuance": current["issuance"], "secret_id": secret_id})
+    return None
+
+def patch_requests(module):
+    module.Session.send = counting(module.Session.send)
+
+def patch_transport(module):
+    module.HOOKS.insert(0, count_aws)  # first: it sees every send, whatever a later hook answers
+
+PATCHES = {"requests.sessions": patch_requests, "acmevault.adapters.aws.wire.transport": patch_transport}
+
+class PatchOnLoad(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name != "requests.sessions":
+        if name not in PATCHES or name in sys.modules:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         load = spec.loader.exec_module
         def exec_module(module):
             load(module)
-            module.Session.send = counting(module.Session.send)
+            PATCHES[name](module)
         spec.loader.exec_module = exec_module
         return spec
 
-if "requests.sessions" in sys.modules:  # imported by the handler module itself
-    sys.modules["requests.sessions"].Session.send = counting(sys.modules["requests.sessions"].Session.send)
-else:
-    sys.meta_path.insert(0, CountRequests())
-
-def before_call(model, **_):
-    aws.append({"issuance": current["issuance"], "call": f"{model.service_model.service_name}.{model.name}"})
-
-def secret_read(params, **_):  # params: the serialized request; Secrets Manager's body is JSON
-    secret_id = json.loads(params.get("body") or b"{}").get("SecretId")
-    secret_reads.append({"issuance": current["issuance"], "secret_id": secret_id})
-
-make_session = clients._session
-
-@functools.cache
-def counted_session():  # the one botocore session every adapter's client comes from
-    session = make_session()
-    session.register("before-call", before_call)
-    session.register("before-call.secretsmanager.GetSecretValue", secret_read)
-    return session
-
-clients._session = counted_session
-heavy = ("botocore.client", "requests", "acme.client")
-result["preloaded"] = sorted(m.split(".")[0] for m in heavy if m in sys.modules)
+for name, patch in PATCHES.items():
+    if name in sys.modules:  # imported by the handler module itself
+        patch(sys.modules[name])
+sys.meta_path.insert(0, PatchOnLoad())
+result["imported_by_counters"] = sorted(
+    m for m in config["markers"] if m in sys.modules and m not in result["imported_at_init"]
+)
+result["imported_by_issuance"] = []
 
 handler = getattr(module, config["handler_function"])
 for index, (name, event) in enumerate(zip(config["certificates"], config["events"]), 1):
@@ -206,7 +229,9 @@ for index, (name, event) in enumerate(zip(config["certificates"], config["events
     result["rss_mb"][f"after_issuance_{index}"] = max_rss()
     result["rss_mb"][f"ru_maxrss_after_issuance_{index}"] = ru_maxrss()
     result["issuances"].append({"certificate": name, "seconds": elapsed, "cpu_seconds": cpu, "response": response})
-result.update(http=http, aws=aws, secret_reads=secret_reads)
+    seen = set(result["imported_at_init"]).union(*result["imported_by_issuance"])
+    result["imported_by_issuance"].append(sorted(m for m in config["markers"] if m in sys.modules and m not in seen))
+result.update(http=http, aws=aws, retries=retries, secret_reads=secret_reads)
 Path(config["result"]).write_text(json.dumps(result, default=str))
 """
 
@@ -401,11 +426,14 @@ def with_hash_bytecode(
     return root / layer.relative_to(source_root), moved
 
 
-def time_init(python: Path, env: dict[str, str], handler_file: Path, function_name: str) -> tuple[float, float, float]:
-    """Seconds to load the handler module measured in the child, wall and CPU; and the child's whole wall time."""
+def time_init(
+    python: Path, env: dict[str, str], handler_file: Path, function_name: str
+) -> tuple[float, float, float, list[str]]:
+    """Seconds to load the handler module measured in the child, wall and CPU; the child's whole wall time;
+    and which of MARKERS the load imported."""
     started = time.perf_counter()
     result = subprocess.run(
-        [str(python), "-c", INIT_CHILD, str(handler_file), function_name],
+        [str(python), "-c", INIT_CHILD, str(handler_file), function_name, ",".join(MARKERS)],
         capture_output=True,
         text=True,
         env=env,
@@ -416,8 +444,8 @@ def time_init(python: Path, env: dict[str, str], handler_file: Path, function_na
     lines = [line for line in result.stdout.splitlines() if line.startswith("COLDSTART ")]
     if result.returncode != 0 or not lines:
         raise BenchError(f"loading {handler_file} failed:\n{(result.stderr or result.stdout)[-1500:]}")
-    _, seconds, cpu = lines[-1].split()
-    return float(seconds), float(cpu), wall
+    _, seconds, cpu, imported = lines[-1].split()
+    return float(seconds), float(cpu), wall, [] if imported == "-" else imported.split(",")
 
 
 INIT_MODES = {
@@ -449,13 +477,15 @@ def measure_init(python: Path, functions: list[Function], runs: int, work: Path)
     samples: dict[tuple[str, str], list[float]] = {(m, f.logical_id): [] for m, f in cases}
     cpus: dict[tuple[str, str], list[float]] = {(m, f.logical_id): [] for m, f in cases}
     walls: dict[tuple[str, str], list[float]] = {(m, f.logical_id): [] for m, f in cases}
+    imported: dict[tuple[str, str], set[str]] = {(m, f.logical_id): set() for m, f in cases}
     load_before = os.getloadavg()
     for run in range(runs):
         for mode, function in cases:  # interleaved, so the machine's load spreads over every case
             key = (mode, function.logical_id)
-            seconds, cpu, wall = time_init(
+            seconds, cpu, wall, modules = time_init(
                 python, envs[key], modes[mode][1][function.logical_id], function.handler_function
             )
+            imported[key].update(modules)
             samples[key].append(seconds * 1000)
             cpus[key].append(cpu * 1000)
             walls[key].append(wall * 1000)
@@ -467,6 +497,7 @@ def measure_init(python: Path, functions: list[Function], runs: int, work: Path)
             "samples_ms": values,
             "cpu_ms": summary(cpus[mode, name]),
             "process_wall_ms": summary(walls[mode, name]),
+            "imported": sorted(imported[mode, name]),  # of MARKERS, in any of the runs
         }
     bare = []
     for _ in range(runs):
@@ -556,6 +587,7 @@ def run_container(python: Path, function: Function, certificates: list[str], wor
                 "timeout": function.timeout,
                 "certificates": certificates,
                 "events": [sqs_event(name) for name in certificates],
+                "markers": list(MARKERS),
                 "result": str(result_path),
             }
         )
@@ -573,6 +605,8 @@ def run_container(python: Path, function: Function, certificates: list[str], wor
     if returncode != 0 or not result_path.exists():
         raise BenchError(f"{label}: the container exited {returncode}:\n{log.read_text(errors='replace')[-2000:]}")
     result: dict[str, Any] = json.loads(result_path.read_text())
+    if result["imported_by_counters"]:  # the counters would have moved cost out of the cold issuance
+        raise BenchError(f"{label}: the counters imported {', '.join(result['imported_by_counters'])}")
     for issuance in result["issuances"]:
         if issuance["response"] != {"batchItemFailures": []}:
             tail = log.read_text(errors="replace")[-2000:]
@@ -681,13 +715,15 @@ def measure_issuance(python: Path, work: Path) -> dict[str, Any]:
                         "pebble_requests": dict(types.classify(requests)),
                         "pebble_requests_total": sum(1 for r in requests if urlsplit(r["url"]).netloc == types.netloc),
                         "aws_calls": dict(Counter(c["call"] for c in result["aws"] if c["issuance"] == index)),
+                        "aws_retries": dict(Counter(c["call"] for c in result["retries"] if c["issuance"] == index)),
                         "secret_reads": sum(1 for s in result["secret_reads"] if s["issuance"] == index),
+                        "imported": result["imported_by_issuance"][index - 1],  # of MARKERS, first imported here
                     }
                 )
             containers[key_type] = {
                 "function": issue.logical_id,
                 "import_seconds": result["import_seconds"],
-                "imported_at_init": result["preloaded"],  # of botocore, requests, acme
+                "imported_at_init": result["imported_at_init"],  # of MARKERS
                 "rss_mb": result["rss_mb"],
                 "issuances": per_issuance,
                 "secret_reads": result["secret_reads"],
@@ -755,6 +791,15 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {f['median']:.0f} / {f['p90']:.0f} ms; CPU {f['cpu_ms']['median']:.0f} ms "
                 f"| <= {INIT_TARGET_MS:.0f} ms CPU (median) | {init_verdict(f)} |"
             )
+    at_init = {
+        name: sorted({m for f in figures.values() for m in f["imported"] if m in BOTOCORE_CLIENT_MODULES})
+        for name, figures in init["functions"].items()
+    }
+    found = "; ".join(f"`{name}`: {', '.join(modules)}" for name, modules in at_init.items() if modules)
+    lines.append(
+        f"| {botocore_modules()} imported by a handler's init ({', '.join(f'`{n}`' for n in at_init)}; "
+        f"every way, every run) | {found or 'none'} | never | {verdict(not found)} |"
+    )
     for key_type in KEY_TYPES:
         container = issuance[key_type]
         rss = container["rss_mb"]
@@ -788,9 +833,13 @@ def markdown(results: dict[str, Any]) -> str:
             f"| Secrets Manager GetSecretValue, two issuances, one directory ({key_type}) | {reads} "
             f"| at most 1 per directory | {verdict(reads <= 1)} |",
             f"| AWS API calls (moto), cold / warm issuance ({key_type}) "
-            f"| {sum(cold['aws_calls'].values())} / {sum(warm['aws_calls'].values())} | — | — |",
+            f"| {sum(cold['aws_calls'].values())} / {sum(warm['aws_calls'].values())}; {retries(cold, warm)} "
+            "| — | — |",
+            f"| {botocore_modules()} imported by the cold / warm issuance ({key_type}) "
+            f"| {botocore_imported(cold)} / {botocore_imported(warm)} | never "
+            f"| {verdict(botocore_imported(cold) == botocore_imported(warm) == 'none')} |",
             f"| handler wall / CPU time, cold / warm issuance ({key_type}; the cold one builds the clients and "
-            f"imports {deferred(issuance[key_type])}) "
+            f"imports {deferred(cold)}) "
             f"| {cold['seconds'] * 1000:.0f} / {cold['cpu_seconds'] * 1000:.0f} ms; "
             f"{warm['seconds'] * 1000:.0f} / {warm['cpu_seconds'] * 1000:.0f} ms | "
             + (
@@ -826,12 +875,46 @@ def markdown(results: dict[str, Any]) -> str:
         if kind not in minimums:
             minimum = "—"
         lines.append(f"| {kind} | {' | '.join(counts)} | {minimum} |")
+    lines += [
+        "",
+        "AWS API calls by operation, per issuance (a call is its first send; a retry is counted apart):",
+        "",
+        "| call | " + " | ".join(f"{k} cold | {k} warm" for k in KEY_TYPES) + " |",
+        "| --- | " + " | ".join("---: | ---:" for _ in KEY_TYPES) + " |",
+    ]
+    calls: list[str] = []
+    for key_type in KEY_TYPES:
+        for one in issuance[key_type]["issuances"]:
+            calls += [c for c in one["aws_calls"] if c not in calls]
+    for call in calls:
+        counts = [str(one["aws_calls"].get(call, 0)) for k in KEY_TYPES for one in issuance[k]["issuances"]]
+        lines.append(f"| {call} | {' | '.join(counts)} |")
     return "\n".join(lines)
 
 
-def deferred(container: dict[str, Any]) -> str:
-    """Which of the heavy libraries the handler's first call imported (not its init)."""
-    return ", ".join(sorted({"botocore", "requests", "acme"} - set(container["imported_at_init"]))) or "nothing"
+def botocore_modules() -> str:
+    return " or ".join(f"`{m}`" for m in BOTOCORE_CLIENT_MODULES)
+
+
+def botocore_imported(issuance: dict[str, Any]) -> str:
+    """Which of botocore's client modules this issuance imported first (its init's are reported apart)."""
+    return ", ".join(m for m in issuance["imported"] if m in BOTOCORE_CLIENT_MODULES) or "none"
+
+
+def retries(cold: dict[str, Any], warm: dict[str, Any]) -> str:
+    """The AWS client's retries (sends after a call's first), if there were any."""
+    counts = [sum(one["aws_retries"].values()) for one in (cold, warm)]
+    if not any(counts):
+        return "no retries"
+    both = Counter(cold["aws_retries"]) + Counter(warm["aws_retries"])
+    which = ", ".join(f"{call} x{n}" for call, n in sorted(both.items()))
+    return f"retries {counts[0]} / {counts[1]} ({which})"
+
+
+def deferred(issuance: dict[str, Any]) -> str:
+    """Which of the libraries left to the first call that needs them this issuance imported."""
+    modules = [m.split(".")[0] for m in issuance["imported"] if m in DEFERRED_MODULES]
+    return ", ".join(modules) or "nothing"
 
 
 def at_minimum(counts: dict[str, int], minimum_counts: dict[str, tuple[int | None, int | None]], column: int) -> bool:

@@ -207,7 +207,7 @@ def local_stack() -> Iterator[Dns01Context]:
     try:
         progress(f"starting moto, the DNS server and a validating Pebble (state in {work}) ...")
         stack_env = stack.up()
-        os.environ.update(stack_env)  # before any acmevault adapter builds a boto3 client
+        os.environ.update(stack_env)  # before any acmevault adapter builds an AWS client
         with (work / "dns.log").open("ab") as log:
             dns = subprocess.Popen(
                 [

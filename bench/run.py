@@ -224,8 +224,12 @@ class _Acmevault(Tool):
         return f"bench-{self.name}-{index}"
 
     def version(self) -> str:
+        """acmevault's AWS client is its own (adapters/aws/wire): botocore gives it its exceptions and,
+        only where the environment has no credentials, its credential chain; never a client."""
         acmevault, acme, botocore = (metadata.version(p) for p in ("acmevault", "acme", "botocore"))
-        return f"acmevault {acmevault} (acme {acme}, botocore {botocore})"
+        env_credentials = bool(self.env.get("AWS_ACCESS_KEY_ID") and self.env.get("AWS_SECRET_ACCESS_KEY"))
+        used_for = "exceptions" if env_credentials else "exceptions and credential chain"
+        return f"acmevault {acmevault} (acme {acme}; its own AWS client, botocore {botocore} for its {used_for} only)"
 
     def setup(self) -> None:
         """Vault the directory once (both acmevault variants share it), as a user would: HMAC on stdin."""
@@ -277,7 +281,7 @@ class AcmevaultInProcess(_Acmevault):
     @property
     def services(self) -> Any:
         if self._services is None:
-            # os.environ already carries the stack's variables (see main): botocore reads AWS_ENDPOINT_URL.
+            # os.environ already carries the stack's variables (see main): the AWS client reads AWS_ENDPOINT_URL.
             from acmevault.composition.config import Settings
             from acmevault.composition.services import build
 
@@ -539,7 +543,7 @@ def local_stack() -> Iterator[Context]:
     try:
         progress(f"starting Pebble and moto on free ports (state in {stack.state_dir}) ...")
         stack_env = stack.up()
-        os.environ.update(stack_env)  # before any acmevault adapter builds a botocore client
+        os.environ.update(stack_env)  # before any acmevault adapter builds an AWS client
         yield Context(stack=stack, stack_env=stack_env, base_env=base_env, work=work)
         failed = False
     finally:
