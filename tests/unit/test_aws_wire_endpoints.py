@@ -121,3 +121,22 @@ def test_configured_endpoints_are_ignored_when_the_environment_says_so(
         == "localhost:4567"
         == urlsplit(_botocore_sends("kms", "eu-west-1")[0]).netloc
     )
+
+
+@pytest.mark.parametrize("variable", ["AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT"])
+def test_fips_or_dual_stack_asked_for_is_refused_unless_the_services_endpoint_is_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    from acmevault.adapters.aws.wire.endpoints import EndpointNotChosen
+
+    monkeypatch.setenv(variable, "true")
+    with pytest.raises(EndpointNotChosen, match=f"{variable}.*AWS_ENDPOINT_URL_KMS"):
+        resolve("kms", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566")  # the general one does not say FIPS
+    with pytest.raises(EndpointNotChosen):
+        resolve("kms", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", "https://kms-fips.us-east-1.amazonaws.com")
+    assert resolve("kms", "us-east-1").host == "kms-fips.us-east-1.amazonaws.com"
+    monkeypatch.setenv(variable, "false")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_KMS")
+    assert resolve("kms", "us-east-1").host == "localhost:4566"

@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from acmevault.domain.errors import ConfigurationError
+
 SERVICE_IDS = {  # botocore's service name -> its service id, as the environment variables spell it
     "acm": "ACM",
     "cloudformation": "CLOUDFORMATION",
@@ -59,6 +61,13 @@ class Endpoint:
         return 443 if self.secure else 80
 
 
+class EndpointNotChosen(ConfigurationError):
+    """FIPS or dual-stack endpoints were asked for, and this service's is not named."""
+
+
+_VARIANTS = ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT")
+
+
 def _configured_url(service: str) -> str | None:
     if os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
         return None
@@ -77,6 +86,12 @@ def resolve(service: str, region: str) -> Endpoint:
     suffix, route53_host, route53_region = _partition(region)
     signing_region = route53_region if service == "route53" else region
     url = _configured_url(service)
+    asked = [v for v in _VARIANTS if os.environ.get(v, "").lower() == "true"]
+    if asked and not os.environ.get(f"AWS_ENDPOINT_URL_{SERVICE_IDS[service]}"):
+        raise EndpointNotChosen(
+            f"{' and '.join(asked)} is set: acmevault does not choose FIPS or dual-stack endpoints itself; "
+            f"name {service}'s in AWS_ENDPOINT_URL_{SERVICE_IDS[service]}"
+        )
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
