@@ -7,11 +7,12 @@ is random, up to ``2**(N-1)`` times 1 s after throttling and 50 ms after anythin
 DynamoDB), never more than 20 s, raised to what ``x-amz-retry-after`` asks (by at most 5 s). Each
 client (service, region and credentials, as botocore has one quota per client object) has a retry
 quota of 500: a throttling retry costs 5, any other 14, and a success gives back what its last retry
-took, or 1. What is not retried is
-raised as botocore raises it, so callers need to know one set of errors: ``AwsClientError`` (a
-``botocore.exceptions.ClientError`` with the same ``response``), ``EndpointConnectionError``,
-``ConnectionClosedError`` and ``ReadTimeoutError``. botocore.exceptions is a small module; the rest of
-botocore is not imported.
+took, or 1.
+
+What is not retried is raised as botocore raises it, so callers know one set of errors:
+``AwsClientError`` (a ``botocore.exceptions.ClientError`` with the same ``response``),
+``EndpointConnectionError``, ``ConnectionClosedError`` and ``ReadTimeoutError``. botocore.exceptions
+is a small module; the rest of botocore is not imported.
 
 Connections are kept per thread and host (a worker pool shares nothing). ``HOOKS`` may answer a
 request instead of the network, as botocore's before-send event lets a caller: the fault suite
