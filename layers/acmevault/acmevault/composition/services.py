@@ -22,9 +22,7 @@ from acmevault.adapters.aws.s3 import S3Store
 from acmevault.adapters.aws.secrets import DirectorySecrets, SecretsManagerRotationSchedule, read_json_secret
 from acmevault.adapters.aws.sns import SnsAlerts
 from acmevault.adapters.aws.table import CertificateTable
-from acmevault.adapters.certcentral import CertCentral, CertCentralSettings
 from acmevault.app.accounts import Accounts
-from acmevault.app.rotation import RotationServices
 from acmevault.app.services import Services
 from acmevault.composition.config import Settings, settings
 from acmevault.domain.errors import ConfigurationError
@@ -33,6 +31,9 @@ from acmevault.ports.telemetry import NoMetrics
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+
+    from acmevault.adapters.certcentral import CertCentral
+    from acmevault.app.rotation import RotationServices
 
 IDEMPOTENCY_PK = "IDEMPOTENCY"  # the HTTP API's idempotency records: their partition in the certificate table
 
@@ -83,6 +84,9 @@ def queue() -> IssueQueue:
 
 def build_rotation(config: Settings, services: Services, issue_queue: IssueRequests) -> RotationServices:
     """What the rotation use cases need, around the given services (sharing their accounts)."""
+    from acmevault.adapters.certcentral import CertCentral, CertCentralSettings  # rotation's alone: loaded here
+    from acmevault.app.rotation import RotationServices
+
     certcentral_secret = config.certcentral_secret
 
     def certcentral() -> CertCentral:
