@@ -2,9 +2,10 @@
 (acmevault.adapters.aws.table):
 
 * a lease (owner, until) per certificate: taken when free, expired or already the taker's, else LeaseHeld
-  (with until when); released only by its owner;
+  (with until when), and the certificate answered as it was taken; released only by its owner;
 * ``save_state`` with an ``owner`` writes only while that owner holds the lease (else LeaseLost); with a
-  ``spec_digest``, only while the stored spec is that one (else SpecChanged); never the lease itself;
+  ``spec_digest``, only while the stored spec is that one (else SpecChanged); never the lease itself; it
+  answers the certificate as written (the spec as it is then);
 * the due index (``due_at``: the state's own, or now after ``put_spec`` of a new certificate and
   ``mark_due``) and the alert index (``alert_at``, none while revoked);
 * history entries, newest first when read.
@@ -33,12 +34,14 @@ class _Item:
 
 
 class InMemoryCertificates:
-    """Certificates by name; ``writes`` counts state writes; ``down`` makes every call raise AwsUnavailable."""
+    """Certificates by name; ``writes`` counts state writes, ``reads`` the calls of ``get`` (a GetItem each in
+    DynamoDB; what a write answers is no read); ``down`` makes every call raise AwsUnavailable."""
 
     def __init__(self) -> None:
         self._items: dict[str, _Item] = {}
         self._history: dict[str, list[dict[str, Any]]] = {}  # kept apart, as its own items: a deletion keeps it
         self.writes = 0
+        self.reads = 0
         self.down = False
 
     # -- for tests ----------------------------------------------------------------------------------
@@ -54,8 +57,8 @@ class InMemoryCertificates:
     # -- ports.Certificates -------------------------------------------------------------------------
 
     def get(self, name: str) -> Certificate:
-        item = self._item(name)
-        return Certificate(item.spec, replace(item.state, lease_until=item.lease_until))
+        self.reads += 1
+        return self._certificate(name)
 
     def put_spec(self, spec: CertificateSpec, now: datetime) -> Certificate:
         self._reach()
@@ -64,11 +67,11 @@ class InMemoryCertificates:
             self._items[spec.name] = _Item(spec, CertificateState(renew_at=now), spec.digest, due_at=now)
         else:
             item.spec, item.digest = spec, spec.digest
-        return self.get(spec.name)
+        return self._certificate(spec.name)
 
     def save_state(
         self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
-    ) -> None:
+    ) -> Certificate:
         item = self._item(name)
         if owner is not None and item.lease_owner != owner:
             raise LeaseLost(name)
@@ -78,6 +81,7 @@ class InMemoryCertificates:
         item.due_at = state.due_at
         item.alert_at = state.alert_at if state.status is not Status.REVOKED else None
         self.writes += 1
+        return self._certificate(name)
 
     def mark_due(self, name: str, now: datetime) -> None:
         item = self._item(name)
@@ -88,10 +92,10 @@ class InMemoryCertificates:
         self._reach()
         names = sorted(n for n in self._items if after is None or n > after)
         page = names[:limit]
-        return [self.get(n) for n in page], (page[-1] if len(names) > limit else None)
+        return [self._certificate(n) for n in page], (page[-1] if len(names) > limit else None)
 
     def all(self) -> Iterator[Certificate]:
-        return iter([self.get(n) for n in sorted(self._items)])
+        return iter([self._certificate(n) for n in sorted(self._items)])
 
     def due(self, now: datetime) -> Iterator[str]:
         self._reach()
@@ -106,12 +110,13 @@ class InMemoryCertificates:
         if item.alert_at is not None:
             item.alert_at = until
 
-    def acquire_lease(self, name: str, owner: str, now: datetime, seconds: float) -> None:
+    def acquire_lease(self, name: str, owner: str, now: datetime, seconds: float) -> Certificate:
         item = self._item(name)
         held = item.lease_until is not None and item.lease_until >= now and item.lease_owner != owner
         if held:
             raise LeaseHeld(name, item.lease_until)
         item.lease_owner, item.lease_until = owner, now + timedelta(seconds=seconds)
+        return self._certificate(name)
 
     def release_lease(self, name: str, owner: str) -> None:
         item = self._item(name)
@@ -129,6 +134,10 @@ class InMemoryCertificates:
     def history(self, name: str, limit: int = 20) -> tuple[dict[str, Any], ...]:
         self._reach()
         return tuple(reversed(self._history.get(name, [])))[:limit]
+
+    def _certificate(self, name: str) -> Certificate:
+        item = self._item(name)
+        return Certificate(item.spec, replace(item.state, lease_until=item.lease_until))
 
     def _item(self, name: str) -> _Item:
         self._reach()

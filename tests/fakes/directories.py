@@ -143,9 +143,11 @@ class FakeDirectorySecrets:
 class FakeDirectoryRecords:
     """Each directory's state, policy, rotation, history and superseded certificates (those kept as their
     stored attributes, ``SupersededCertificate.to_dict``); ``save_rotation`` refuses to overwrite another
-    unfinished rotation, as the table's condition does."""
+    unfinished rotation, as the table's condition does. ``reads`` counts the reads of a directory's state or
+    policy (one GetItem of its DIR item each in DynamoDB, ``state_and_policy`` one for both)."""
 
     def __init__(self) -> None:
+        self.reads = 0
         self.states: dict[str, DirectoryState] = {}
         self.policies: dict[str, DirectoryPolicy] = {}
         self.rotations: dict[str, Rotation] = {}
@@ -154,6 +156,7 @@ class FakeDirectoryRecords:
 
     def state(self, name: str) -> DirectoryState:
         """The directory's status (active when nothing was recorded)."""
+        self.reads += 1
         return self.states.get(name, DirectoryState())
 
     def set_state(self, name: str, state: DirectoryState) -> None:
@@ -162,7 +165,13 @@ class FakeDirectoryRecords:
 
     def policy(self, name: str) -> DirectoryPolicy | None:
         """The directory's policy, if it has one."""
+        self.reads += 1
         return self.policies.get(name)
+
+    def state_and_policy(self, name: str) -> tuple[DirectoryState, DirectoryPolicy | None]:
+        """The status and the policy, as one read."""
+        self.reads += 1
+        return self.states.get(name, DirectoryState()), self.policies.get(name)
 
     def set_policy(self, name: str, policy: DirectoryPolicy) -> None:
         """Replace the policy."""

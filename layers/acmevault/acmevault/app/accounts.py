@@ -4,9 +4,10 @@ Registration goes through ``ports.CaAccounts``; the sessions issuance works with
 factory given (``composition.services``: ``AcmeSession``), one per account and key per container.
 
 A directory marked lost opens no session: issuance stops with an error telling the operator to
-rotate. That check runs on every issuance, so it is one small read (a DynamoDB GetItem of two
-attributes); it also says when another container rotated the credential, so no container keeps
-using an account or key the CA no longer accepts.
+rotate. That check runs on every issuance, so it is one small read (a DynamoDB GetItem of a few
+attributes, the directory's policy with them: ``state_and_policy``); it also says when another
+container rotated the credential, so no container keeps using an account or key the CA no longer
+accepts. Neither is cached: a change takes effect at the next issuance.
 """
 
 from __future__ import annotations
@@ -97,6 +98,10 @@ class Accounts(Generic[SessionT]):
         """Who may use the directory, for which names; None: no policy (admins only, any name)."""
         return None if self._states is None else self._states.policy(name)
 
+    def state_and_policy(self, name: str) -> tuple[DirectoryState, DirectoryPolicy | None]:
+        """``state`` and ``policy`` in one read (an issuance checks both; each issuance reads them again)."""
+        return (DirectoryState(), None) if self._states is None else self._states.state_and_policy(name)
+
     def set_policy(self, name: str, policy: DirectoryPolicy, actor: str) -> None:
         """Replace the directory's whole policy, noted in its history; DirectoryNotFound when it is not vaulted."""
         self.require(name)
@@ -116,13 +121,14 @@ class Accounts(Generic[SessionT]):
         for key in [k for k in self._sessions if k[0] == name]:
             del self._sessions[key]
 
-    def session(self, name: str) -> SessionT:
-        """A session on the directory's current account.
+    def session(self, name: str, state: DirectoryState | None = None) -> SessionT:
+        """A session on the directory's current account; ``state``: the directory's state as the caller has
+        just read it (``state_and_policy``), else it is read here.
 
         Raises DirectoryLost when the directory is marked lost, and ConflictError when its secret has no
         account (written outside acmevault): the issue worker may read credentials, never write them.
         """
-        state = self.state(name)
+        state = self.state(name) if state is None else state
         if state.lost:
             raise DirectoryLost(name, f"{state.changed_at:%Y-%m-%d %H:%M} UTC" if state.changed_at else None)
         if state.generation is not None and self._generations.get(name) != state.generation:

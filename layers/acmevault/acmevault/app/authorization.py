@@ -140,7 +140,19 @@ class Gate:
 
     def check_names(self, caller: Caller | None, route: str, name: str, directory: str, domains: Sequence[str]) -> None:
         """Every name inside the directory's allowed_domains: for everyone, admins and the CLI included."""
-        policy = self.policies.policy(directory)
+        self.check_names_under(self.policies.policy(directory), caller, route, name, directory, domains)
+
+    def check_names_under(
+        self,
+        policy: DirectoryPolicy | None,
+        caller: Caller | None,
+        route: str,
+        name: str,
+        directory: str,
+        domains: Sequence[str],
+    ) -> None:
+        """``check_names`` with the directory's policy as the caller has just read it (an issuance reads it with
+        the directory's state, in one read)."""
         outside = names_outside(domains, policy)
         if outside:
             assert policy is not None

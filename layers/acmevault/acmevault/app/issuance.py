@@ -94,8 +94,8 @@ def issue_certificate(name: str, services: Services, deadline: float) -> Certifi
 
     Raises LeaseHeld when another worker is on the same certificate.
     """
-    with lease(name, services) as owner:
-        return _issue(services.certificates.get(name), services, deadline, owner)
+    with lease(name, services) as held:
+        return _issue(held.cert, services, deadline, held.owner)
 
 
 def renew_on_request(
@@ -106,20 +106,20 @@ def renew_on_request(
     None, and nothing done, when the certificate has moved past that serial: the request was
     fulfilled already (a message delivered again: SQS delivers at least once).
     """
-    with lease(name, services) as owner:
-        current = services.certificates.get(name)
+    with lease(name, services) as held:
+        current = held.cert
         if current.state.serial != requested_serial:
             log.info("already renewed since it was asked for", extra={"certificate": name})
             return None
-        return _issue(current, services, deadline, owner)
+        return _issue(current, services, deadline, held.owner)
 
 
 def renew_if_due(name: str, services: Services, deadline: float) -> Certificate | None:
     """The scheduled path: issue if due; otherwise ask the CA again for its renewal window when that
     is due (ARI). A lagging ACM region is caught up from the serving certificate, without a new order.
     None when nothing was issued or imported."""
-    with lease(name, services) as owner:
-        current = services.certificates.get(name)
+    with lease(name, services) as held:
+        current, owner = held.cert, held.owner
         now, regions = services.clock(), acm_regions(current.spec, services)
         current = settle_catch_up(current, regions, Record(current, services, owner))
         if not is_due(current, now, regions):
@@ -135,16 +135,18 @@ def _issue(current: Certificate, services: Services, deadline: float, owner: str
     log.info("issuing certificate", extra={"certificate": spec.name, "domains": len(spec.domains)})
     record = Record(current, services, owner)
     try:
-        # A policy narrowed since the spec was defined stops the next issuance, not only the next PUT.
-        services.gate.check_names(None, "issue", spec.name, spec.directory, spec.domains)
-        session = services.accounts.session(spec.directory)
+        # A policy narrowed since the spec was defined stops the next issuance, not only the next PUT; a
+        # directory marked lost stops it too. Both are read afresh at each issuance, in one read.
+        state, policy = services.accounts.state_and_policy(spec.directory)
+        services.gate.check_names_under(policy, None, "issue", spec.name, spec.directory, spec.domains)
+        session = services.accounts.session(spec.directory, state)
         for_sxg = services.accounts.require(spec.directory).sxg
         if for_sxg:
             sxg.check_spec(spec)  # defined before its directory became SXG: refused before ordering
         bundle, exact = obtain_certificate(session, record, deadline)
         if for_sxg:
             _check_sxg(bundle, record)
-        issued = publish_certificate(record, bundle, session, for_sxg)
+        issued, latest = publish_certificate(record, bundle, session, for_sxg)
     except LeaseLost:
         raise  # another worker owns the certificate now: its state is not ours to mark failed
     except AwaitingCa as waiting:
@@ -162,7 +164,7 @@ def _issue(current: Certificate, services: Services, deadline: float, owner: str
         # A certificate downloaded for an earlier spec still covered this one and now serves: order the exact one.
         log.info("ordering again for the spec as it is now", extra={"certificate": spec.name})
         return _issue(issued, services, deadline, owner)
-    return follow_spec_changes(issued, record)
+    return follow_spec_changes(issued, latest, record)
 
 
 def obtain_certificate(session: CaSession, record: Record, deadline: float) -> tuple[CertificateBundle, bool]:
@@ -312,8 +314,10 @@ def _check_sxg(bundle: CertificateBundle, record: Record) -> None:
 
 def publish_certificate(
     record: Record, bundle: CertificateBundle, session: CaSession, for_sxg: bool = False
-) -> Certificate:
+) -> tuple[Certificate, CertificateSpec]:
     """ACM in every region (same ARN each), then S3, then the record; the order in flight is cleared last.
+    Answers the certificate issued (with the spec it was ordered for) and the spec as the record's write
+    found it (changed meanwhile or not: ``follow_spec_changes``).
 
     A region that fails does not hold back S3, the record or the other regions: it is marked failed
     and retried on its own from the key kept for it (``catch_up_regions``), without a new order. An SXG
@@ -346,6 +350,6 @@ def publish_certificate(
         state = with_renewal_window(state, session, bundle.certificate, services)
     issued = Certificate(spec, state)
     services.files.put_bundle(spec.name, bundle, bundle_metadata(issued, bundle))
-    state = save_issued(spec, state, record)
-    record.cert = issued = Certificate(spec, state)
-    return issued
+    written = save_issued(spec, state, record)
+    record.cert = issued = Certificate(spec, written.state)
+    return issued, written.spec

@@ -58,19 +58,21 @@ def drop_pending(record: Record, why: str) -> None:
     record_history(record.cert.spec.name, entry, record.services)
 
 
-def save_issued(spec: CertificateSpec, state: CertificateState, record: Record) -> CertificateState:
-    """Write the issued state for the spec it was issued for. A spec changed meanwhile (a name added
+def save_issued(spec: CertificateSpec, state: CertificateState, record: Record) -> Certificate:
+    """Write the issued state for the spec it was issued for, and answer the state written with the spec as
+    that write found it (the write answers the item: no read after it). A spec changed meanwhile (a name added
     while the order ran) is noticed here, in the same conditional write, not after it: the certificate
     serves (ACM and S3 have it) and, unless it satisfies the new spec, is due at once — a worker killed
-    right after this write leaves nothing wedged until the old certificate's renewal time.
+    right after this write leaves nothing wedged until the old certificate's renewal time. A spec changed
+    after this write is the definer's to make due (``define_certificate`` sees this state).
 
     Not through ``record``: should this write fail, the failure record keeps the downloaded certificate,
     and the next attempt pushes it again rather than ordering another."""
     services, digest = record.services, spec.digest
     for _ in range(SPEC_RACE_ATTEMPTS):
         try:
-            services.certificates.save_state(spec.name, state, record.owner, digest)
-            return state
+            stored = services.certificates.save_state(spec.name, state, record.owner, digest)
+            return Certificate(stored.spec, state)
         except SpecChanged:
             latest = services.certificates.get(spec.name).spec
             if not serves_everywhere(state, latest, acm_regions(latest, services)):
@@ -78,13 +80,13 @@ def save_issued(spec: CertificateSpec, state: CertificateState, record: Record) 
             digest = latest.digest
     # The spec keeps changing under us: written as due now, so the sweep settles it next.
     state = replace(state, renew_at=services.clock(), retry_at=None)
-    services.certificates.save_state(spec.name, state, record.owner)
-    return state
+    stored = services.certificates.save_state(spec.name, state, record.owner)
+    return Certificate(stored.spec, state)
 
 
-def follow_spec_changes(issued: Certificate, record: Record) -> Certificate:
-    """The spec may have changed while this attempt ran: if the new one is not served, it is due now."""
-    latest = record.services.certificates.get(issued.spec.name).spec
+def follow_spec_changes(issued: Certificate, latest: CertificateSpec, record: Record) -> Certificate:
+    """The spec may have changed while this attempt ran (``latest``: the spec as the issued state's write found
+    it, which that write answered): if the new one is not served, it is due now."""
     if serves_everywhere(issued.state, latest, acm_regions(latest, record.services)):
         return issued
     log.info("the spec changed during the issuance; due again", extra={"certificate": latest.name})

@@ -20,14 +20,24 @@ from acmevault.domain.certificate import Certificate, CertificateState
 LEASE_SECONDS = 900.0  # an issuance: longer than one Lambda invocation can run
 
 
+@dataclass(frozen=True)
+class Held:
+    """A certificate held under its lease: ``owner``, the id that fences the attempt's state writes, and
+    ``cert``, the certificate as it was when the lease was taken (the conditional write that took the lease
+    answers it: nothing is read after it)."""
+
+    owner: str
+    cert: Certificate
+
+
 @contextmanager
-def lease(name: str, services: Services, seconds: float = LEASE_SECONDS) -> Iterator[str]:
-    """Hold the certificate's lease for ``seconds`` at most, released at the end; yields the owner id,
-    which fences the attempt's state writes. LeaseHeld when another worker holds it."""
+def lease(name: str, services: Services, seconds: float = LEASE_SECONDS) -> Iterator[Held]:
+    """Hold the certificate's lease for ``seconds`` at most, released at the end; yields the owner id and
+    the certificate as the lease was taken. LeaseHeld when another worker holds it."""
     owner = uuid.uuid4().hex
-    services.certificates.acquire_lease(name, owner, services.clock(), seconds)
+    cert = services.certificates.acquire_lease(name, owner, services.clock(), seconds)
     try:
-        yield owner
+        yield Held(owner, cert)
     finally:
         services.certificates.release_lease(name, owner)
 

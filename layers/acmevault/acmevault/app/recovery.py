@@ -33,8 +33,8 @@ class Reset:
 def reset_certificate(name: str, services: Services) -> Reset:
     """Discard the order in flight of ``name`` (a downloaded, unpushed certificate with it): the next
     attempt places a new order for the spec as it is. The serving certificate is not touched."""
-    with lease(name, services, LEASE_SECONDS) as owner:
-        current = services.certificates.get(name)
+    with lease(name, services, LEASE_SECONDS) as held:
+        current, owner = held.cert, held.owner
         pending = current.state.pending
         if pending is None:
             return Reset(current, None)
@@ -49,8 +49,8 @@ def reset_certificate(name: str, services: Services) -> Reset:
 def forget_region(name: str, region: str, services: Services, delete: bool = False) -> Certificate:
     """Stop tracking an ACM region the spec no longer names; with ``delete``, delete its ACM certificate
     too (ACM refuses while a load balancer or distribution still uses it: nothing is changed then)."""
-    with lease(name, services, LEASE_SECONDS) as owner:
-        current = services.certificates.get(name)
+    with lease(name, services, LEASE_SECONDS) as held:
+        current, owner = held.cert, held.owner
         if region in acm_regions(current.spec, services):
             raise ConflictError(
                 f"certificate {name!r}: {region} is still in its spec; remove it from acm_regions first"

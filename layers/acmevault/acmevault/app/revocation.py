@@ -69,8 +69,8 @@ _CODES = {
 def revoke_certificate(name: str, reason: RevocationReason, services: Services) -> Certificate:
     """Revoke the certificate serving for ``name``; ConflictError if there is none or it is revoked already."""
     # An issue worker holds the same lease: a renewal never races a revocation of the same certificate.
-    with lease(name, services, LEASE_SECONDS) as owner:
-        return _revoke(services.certificates.get(name), reason, services, owner)
+    with lease(name, services, LEASE_SECONDS) as held:
+        return _revoke(held.cert, reason, services, held.owner)
 
 
 def delete_certificate(name: str, services: Services, revoke: RevocationReason | None = None) -> Certificate | None:

@@ -28,9 +28,10 @@ class Certificates(Protocol):
 
     def save_state(
         self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
-    ) -> None:
-        """Replace the state; with ``owner``, only while that lease holds it (else LeaseLost); with
-        ``spec_digest``, only while the stored spec is that one (else SpecChanged). CertificateNotFound
+    ) -> Certificate:
+        """Replace the state, and answer the certificate as stored by that write (its spec as it is then):
+        the same write, no read after it. With ``owner``, only while that lease holds it (else LeaseLost);
+        with ``spec_digest``, only while the stored spec is that one (else SpecChanged). CertificateNotFound
         when the certificate is not defined."""
         ...
 
@@ -60,10 +61,11 @@ class Certificates(Protocol):
         alert time any more (revoked or deleted since)."""
         ...
 
-    def acquire_lease(self, name: str, owner: str, now: datetime, seconds: float) -> None:
-        """Hold the certificate for ``seconds`` as ``owner`` (one order at a time per certificate); the holder may
-        renew it, and an expired lease is taken over. LeaseHeld while another owner holds it; CertificateNotFound
-        when the certificate is not defined."""
+    def acquire_lease(self, name: str, owner: str, now: datetime, seconds: float) -> Certificate:
+        """Hold the certificate for ``seconds`` as ``owner`` (one order at a time per certificate), and answer it
+        as it was when the lease was taken (the same write, no read after it); the holder may renew it, and an
+        expired lease is taken over. LeaseHeld while another owner holds it; CertificateNotFound when the
+        certificate is not defined."""
         ...
 
     def release_lease(self, name: str, owner: str) -> None:

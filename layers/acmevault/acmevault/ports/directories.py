@@ -59,6 +59,10 @@ class DirectoryStates(Protocol):
         """The directory's access policy; None when it has none (then only admins may use it)."""
         ...
 
+    def state_and_policy(self, name: str) -> tuple[DirectoryState, DirectoryPolicy | None]:
+        """``state`` and ``policy`` together, in one consistent read of both (what each issuance checks)."""
+        ...
+
     def set_policy(self, name: str, policy: DirectoryPolicy) -> None:
         """Replace the directory's whole policy (its other records are left as they are)."""
         ...

@@ -101,6 +101,25 @@ def rotation_from_map(data: dict[str, Any]) -> Rotation:
     )
 
 
+_STATE_ATTRIBUTES = ("status", "changed_at", "changed_by", "reason", "generation", "certcentral_key_id")
+
+
+def _state(data: dict[str, Any]) -> DirectoryState:
+    return DirectoryState(
+        status=DirectoryStatus(data.get("status", DirectoryStatus.ACTIVE.value)),
+        changed_at=parse_time(data.get("changed_at")),
+        changed_by=data.get("changed_by"),
+        reason=data.get("reason"),
+        generation=data.get("generation"),
+        certcentral_key_id=data.get("certcentral_key_id"),
+    )
+
+
+def _policy(data: dict[str, Any]) -> DirectoryPolicy | None:
+    policy = data.get("policy")
+    return None if policy is None else DirectoryPolicy.parse(policy)
+
+
 class DynamoDirectoryRecords:
     """DirectoryRecords in the certificate table (DynamoDB): status, policy, rotation, history, revocations."""
 
@@ -112,27 +131,29 @@ class DynamoDirectoryRecords:
     def _ddb(self) -> DynamoDBClient:
         return client("dynamodb", self._region)
 
-    # -- status: read on every issuance, so one small consistent GetItem -----------------------
+    # -- status and policy: read on every issuance, so one small consistent GetItem -----------
 
     def state(self, name: str) -> DirectoryState:
-        """The directory's state, one small consistent GetItem (read on every issuance); active when none."""
-        with translated(f"reading the status of directory {name!r}"):
+        """The directory's state, one small consistent GetItem; active when none."""
+        return _state(self._read(name, _STATE_ATTRIBUTES, f"reading the status of directory {name!r}"))
+
+    def state_and_policy(self, name: str) -> tuple[DirectoryState, DirectoryPolicy | None]:
+        """The directory's state and its policy, one small consistent GetItem of both (read on every issuance)."""
+        action = f"reading the status and policy of directory {name!r}"
+        data = self._read(name, (*_STATE_ATTRIBUTES, "policy"), action)
+        return _state(data), _policy(data)
+
+    def _read(self, name: str, attributes: tuple[str, ...], action: str) -> dict[str, Any]:
+        """Some attributes of the directory's DIR item, one consistent GetItem (nothing when there is none)."""
+        with translated(action):
             response = self._ddb.get_item(
                 TableName=self.table_name,
                 Key=to_item({"pk": DIR_PK, "sk": name}),
                 ConsistentRead=True,
-                ProjectionExpression="#s, changed_at, changed_by, reason, generation, certcentral_key_id",
-                ExpressionAttributeNames={"#s": "status"},
+                ProjectionExpression=", ".join(f"#{a}" for a in attributes),
+                ExpressionAttributeNames={f"#{a}": a for a in attributes},
             )
-        data = _plain(response.get("Item", {}))
-        return DirectoryState(
-            status=DirectoryStatus(data.get("status", DirectoryStatus.ACTIVE.value)),
-            changed_at=parse_time(data.get("changed_at")),
-            changed_by=data.get("changed_by"),
-            reason=data.get("reason"),
-            generation=data.get("generation"),
-            certcentral_key_id=data.get("certcentral_key_id"),
-        )
+        return _plain(response.get("Item", {}))
 
     def set_state(self, name: str, state: DirectoryState) -> None:
         """Replace the directory's state (an unset field is removed from the item)."""
@@ -162,16 +183,7 @@ class DynamoDirectoryRecords:
 
     def policy(self, name: str) -> DirectoryPolicy | None:
         """The directory's policy; None when it has none (then only admins may use it)."""
-        with translated(f"reading the policy of directory {name!r}"):
-            response = self._ddb.get_item(
-                TableName=self.table_name,
-                Key=to_item({"pk": DIR_PK, "sk": name}),
-                ConsistentRead=True,
-                ProjectionExpression="#p",
-                ExpressionAttributeNames={"#p": "policy"},
-            )
-        data = _plain(response.get("Item", {})).get("policy")
-        return None if data is None else DirectoryPolicy.parse(data)
+        return _policy(self._read(name, ("policy",), f"reading the policy of directory {name!r}"))
 
     def set_policy(self, name: str, policy: DirectoryPolicy) -> None:
         """Replace the whole policy (the directory's other attributes are left as they are)."""

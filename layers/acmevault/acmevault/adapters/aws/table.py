@@ -181,8 +181,9 @@ class CertificateTable:
 
     def save_state(
         self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
-    ) -> None:
-        """Replace the state of an existing certificate (the spec is left as it is).
+    ) -> Certificate:
+        """Replace the state of an existing certificate (the spec is left as it is), and answer the item as
+        that write left it (ReturnValues ALL_NEW: the spec as it is at the write, without another read).
 
         With ``owner`` the write is fenced by the lease: LeaseLost when another worker holds it now
         (this one's ran out), so a worker that lost its lease never writes over the newer one's state.
@@ -240,7 +241,7 @@ class CertificateTable:
             present[":spec_digest"] = spec_digest
         with translated(f"storing the state of certificate {name!r}"):
             try:
-                self._ddb.update_item(
+                response = self._ddb.update_item(
                     TableName=self.table_name,
                     Key=_to_item({"pk": CERT_PK, "sk": name}),
                     UpdateExpression=expression,
@@ -249,6 +250,7 @@ class CertificateTable:
                     ExpressionAttributeValues=_to_item(
                         {(k if k.startswith(":") else f":{k}"): v for k, v in present.items()}
                     ),
+                    ReturnValues="ALL_NEW",
                 )
             except ClientError as error:
                 if error_code(error) == "ConditionalCheckFailedException":
@@ -257,6 +259,7 @@ class CertificateTable:
                         raise SpecChanged(name) from None
                     raise LeaseLost(name) from None
                 raise
+        return _from_item(response["Attributes"])
 
     def mark_due(self, name: str, now: datetime) -> None:
         """Make the certificate due now (its spec changed): the sweep picks it up at its next run.
@@ -358,14 +361,16 @@ class CertificateTable:
 
     # -- leases ------------------------------------------------------------------------------
 
-    def acquire_lease(self, name: str, owner: str, now: datetime, seconds: float) -> None:
-        """Take the certificate's lease, or raise LeaseHeld: one order at a time per certificate.
+    def acquire_lease(self, name: str, owner: str, now: datetime, seconds: float) -> Certificate:
+        """Take the certificate's lease, or raise LeaseHeld: one order at a time per certificate; answer the
+        certificate as the lease was taken (ReturnValues ALL_NEW: the item the conditional write left, so the
+        holder reads nothing after it).
 
         A lease that has expired (its holder died) can be taken over; the holder itself may renew it.
         """
         with translated(f"taking the lease on {name!r}"):
             try:
-                self._ddb.update_item(
+                response = self._ddb.update_item(
                     TableName=self.table_name,
                     Key=_to_item({"pk": CERT_PK, "sk": name}),
                     UpdateExpression="SET lease_owner = :owner, lease_until = :until",
@@ -380,12 +385,14 @@ class CertificateTable:
                             ":until": (now + timedelta(seconds=seconds)).isoformat(),
                         }
                     ),
+                    ReturnValues="ALL_NEW",
                 )
             except ClientError as error:
                 if error_code(error) != "ConditionalCheckFailedException":
                     raise
                 held = self.get(name)  # CertificateNotFound when it is not there at all
                 raise LeaseHeld(name, held.state.lease_until) from None
+        return _from_item(response["Attributes"])
 
     def release_lease(self, name: str, owner: str) -> None:
         """Let go of ``owner``'s lease; nothing when it ran out and another worker holds it now."""
