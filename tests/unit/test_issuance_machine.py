@@ -19,12 +19,15 @@ from acmevault.app.record import LEASE_SECONDS
 from acmevault.app.revocation import RevocationReason, revoke_certificate
 from acmevault.domain import ari
 from acmevault.domain.certificate import RegionStatus, Status
+from acmevault.domain.directory import DirectoryState, DirectoryStatus
 from acmevault.domain.errors import (
     AuthorizationRequired,
     CaError,
     CaUnavailable,
     ChallengeFailed,
     ConflictError,
+    DirectoryLost,
+    Forbidden,
     LeaseHeld,
     LeaseLost,
     OrderMismatch,
@@ -32,11 +35,12 @@ from acmevault.domain.errors import (
     Unauthorized,
 )
 from acmevault.domain.keys import load_private_key
+from acmevault.domain.policy import DirectoryPolicy
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.fakes.ca_session import ScriptedCa
-from tests.fakes.world import World
+from tests.fakes.world import DIRECTORY, World
 
 
 class WorkerKilled(BaseException):
@@ -256,6 +260,63 @@ def test_a_spec_changed_while_its_certificate_is_issued_is_due_even_if_the_worke
 
     assert world.record("web").state.serial == world.ca.issued_serials()[0]
     assert list(world.certificates.due(world.clock.now)) == ["web"]
+
+
+def test_a_spec_changed_right_after_the_issued_state_is_written_is_due_at_once(monkeypatch):
+    # the issuance does not read the spec again after its issued write: the definer sees the issued state and
+    # makes the certificate due itself (define_certificate: a change the serving certificate does not satisfy)
+    world = World()
+    world.define("web", "www.example.com")
+    publish = world.outlets.publish
+
+    def changed_then_published(detail_type: str, detail: dict) -> None:
+        if detail_type == "Certificate Issued":
+            world.define("web", "www.example.com", "api.example.com")
+        publish(detail_type, detail)
+
+    monkeypatch.setattr(world.outlets, "publish", changed_then_published)
+    issued = issue_certificate("web", world.services, deadline())
+
+    assert world.record("web").state.serial == issued.state.serial == world.ca.issued_serials()[0]
+    assert list(world.certificates.due(world.clock.now)) == ["web"]
+    again = renew_if_due("web", world.services, deadline())
+    assert again is not None and names(again.state.certificate_pem) == {"www.example.com", "api.example.com"}
+
+
+def test_an_issuance_reads_its_certificate_only_through_what_its_writes_answer():
+    # the lease's conditional write answers the certificate as the lease was taken, and the issued state's
+    # write the spec as it is then: no GetItem of the certificate in an issuance (nor a renewal), and one
+    # read of its directory's state and policy together
+    world = World()
+    world.define("web", "www.example.com")
+    certificate_reads, directory_reads = world.certificates.reads, world.vault.reads
+
+    issued = issue_certificate("web", world.services, deadline())
+
+    assert world.certificates.reads == certificate_reads and world.vault.reads == directory_reads + 1
+    world.clock.advance(days=61)
+    certificate_reads, directory_reads = world.certificates.reads, world.vault.reads
+    renewed = renew_if_due("web", world.services, deadline())
+    assert world.certificates.reads == certificate_reads and world.vault.reads == directory_reads + 1
+    assert renewed is not None and renewed.state.serial != issued.state.serial
+
+
+def test_the_directorys_policy_and_state_are_read_again_at_each_issuance():
+    world = World()
+    world.define("web", "www.example.com")
+    world.define("api", "api.example.com")
+    issue_certificate("web", world.services, deadline())
+
+    world.vault.set_policy(DIRECTORY, DirectoryPolicy(allowed_domains=("example.org",)))
+    with pytest.raises(Forbidden):
+        issue_certificate("api", world.services, deadline())
+    world.vault.set_policy(DIRECTORY, DirectoryPolicy())
+    world.vault.set_state(DIRECTORY, DirectoryState(status=DirectoryStatus.LOST))
+    with pytest.raises(DirectoryLost):
+        issue_certificate("api", world.services, deadline())
+    world.vault.set_state(DIRECTORY, DirectoryState())
+    assert issue_certificate("api", world.services, deadline()).state.serial is not None
+    assert world.ca.calls["place_order"] == 2
 
 
 def test_an_order_for_other_names_than_the_spec_is_dropped_before_any_record_is_written():
