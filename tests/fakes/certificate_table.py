@@ -4,8 +4,8 @@
 * a lease (owner, until) per certificate: taken when free, expired or already the taker's, else LeaseHeld
   (with until when), and the certificate answered as it was taken; released only by its owner;
 * ``save_state`` with an ``owner`` writes only while that owner holds the lease (else LeaseLost); with a
-  ``spec_digest``, only while the stored spec is that one (else SpecChanged); never the lease itself; it
-  answers the certificate as written (the spec as it is then);
+  ``spec_digest``, only while the stored spec is that one (else SpecChanged); never the lease itself; with
+  ``answer``, it answers the certificate as written (the spec as it is then);
 * the due index (``due_at``: the state's own, or now after ``put_spec`` of a new certificate and
   ``mark_due``) and the alert index (``alert_at``, none while revoked);
 * history entries, newest first when read.
@@ -70,8 +70,14 @@ class InMemoryCertificates:
         return self._certificate(spec.name)
 
     def save_state(
-        self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
-    ) -> Certificate:
+        self,
+        name: str,
+        state: CertificateState,
+        owner: str | None = None,
+        spec_digest: str | None = None,
+        *,
+        answer: bool = False,
+    ) -> Certificate | None:
         item = self._item(name)
         if owner is not None and item.lease_owner != owner:
             raise LeaseLost(name)
@@ -81,7 +87,7 @@ class InMemoryCertificates:
         item.due_at = state.due_at
         item.alert_at = state.alert_at if state.status is not Status.REVOKED else None
         self.writes += 1
-        return self._certificate(name)
+        return self._certificate(name) if answer else None
 
     def mark_due(self, name: str, now: datetime) -> None:
         item = self._item(name)

@@ -248,8 +248,8 @@ def test_a_spec_changed_while_its_certificate_is_issued_is_due_even_if_the_worke
     world.ca.before("finalize", lambda: world.define("web", "www.example.com", "api.example.com"))
     real = world.certificates.save_state
 
-    def save_state(name: str, state: object, *args: object) -> object:
-        stored = real(name, state, *args)
+    def save_state(name: str, state: object, *args: object, **kwargs: object) -> object:
+        stored = real(name, state, *args, **kwargs)
         if getattr(state, "serial", None) is not None:
             raise WorkerKilled  # killed as soon as the issued state is written
         return stored

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from botocore.exceptions import ClientError
 
@@ -179,11 +179,40 @@ class CertificateTable:
             )
         return _from_item(response["Attributes"])
 
+    @overload
     def save_state(
-        self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
-    ) -> Certificate:
-        """Replace the state of an existing certificate (the spec is left as it is), and answer the item as
-        that write left it (ReturnValues ALL_NEW: the spec as it is at the write, without another read).
+        self,
+        name: str,
+        state: CertificateState,
+        owner: str | None = None,
+        spec_digest: str | None = None,
+        *,
+        answer: Literal[False] = False,
+    ) -> None: ...
+
+    @overload
+    def save_state(
+        self,
+        name: str,
+        state: CertificateState,
+        owner: str | None = None,
+        spec_digest: str | None = None,
+        *,
+        answer: Literal[True],
+    ) -> Certificate: ...
+
+    def save_state(
+        self,
+        name: str,
+        state: CertificateState,
+        owner: str | None = None,
+        spec_digest: str | None = None,
+        *,
+        answer: bool = False,
+    ) -> Certificate | None:
+        """Replace the state of an existing certificate (the spec is left as it is). With ``answer``, the item
+        as that write left it (ReturnValues ALL_NEW: the spec as it is at the write, without another read);
+        not otherwise, as an answer makes the write slower (about 0.8 ms more on moto).
 
         With ``owner`` the write is fenced by the lease: LeaseLost when another worker holds it now
         (this one's ran out), so a worker that lost its lease never writes over the newer one's state.
@@ -250,7 +279,7 @@ class CertificateTable:
                     ExpressionAttributeValues=_to_item(
                         {(k if k.startswith(":") else f":{k}"): v for k, v in present.items()}
                     ),
-                    ReturnValues="ALL_NEW",
+                    ReturnValues="ALL_NEW" if answer else "NONE",
                 )
             except ClientError as error:
                 if error_code(error) == "ConditionalCheckFailedException":
@@ -259,7 +288,7 @@ class CertificateTable:
                         raise SpecChanged(name) from None
                     raise LeaseLost(name) from None
                 raise
-        return _from_item(response["Attributes"])
+        return _from_item(response["Attributes"]) if answer else None
 
     def mark_due(self, name: str, now: datetime) -> None:
         """Make the certificate due now (its spec changed): the sweep picks it up at its next run.
