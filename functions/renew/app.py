@@ -6,8 +6,8 @@ from functools import cache
 from typing import Any
 
 from acmevault.adapters.aws.metrics import PowertoolsMetrics
-from acmevault.app.renewal import sweep
 from acmevault.app.services import Services
+from acmevault.app.sweep import sweep
 from acmevault.composition.config import settings
 from acmevault.composition.services import queue, services
 from acmevault.entrypoints.runtime import lambda_logger

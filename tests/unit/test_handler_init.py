@@ -5,6 +5,7 @@ leaves out (issue 14, speed: bench/coldstart.py measures the time; this holds th
   and no Powertools event data classes; cryptography and the issuance, which its first message needs, stay.
 - ApiFunction's routes import the use cases that change a certificate when they run: no cryptography and no
   issuance at init (a read-only request never loads them).
+- RenewFunction only queues (acmevault.app.sweep): no issuance and no cryptography.
 """
 
 from __future__ import annotations
@@ -83,6 +84,13 @@ def test_the_api_loads_no_cryptography_nor_the_issuance():
     assert "acmevault.entrypoints.http.certificates" in modules
     assert not under(modules, "cryptography")
     assert not modules & {"acmevault.domain.keys", "acmevault.app.issuance", "acmevault.app.definition"}
+
+
+def test_the_sweep_loads_no_issuance_nor_cryptography():
+    modules = loaded_at_init("RenewFunction")
+    assert "acmevault.app.sweep" in modules
+    assert not under(modules, "cryptography")
+    assert not modules & {"acmevault.app.issuance", "acmevault.app.renewal", "acmevault.domain.keys"}
 
 
 @pytest.mark.parametrize("logical_id", ["RenewFunction", "RotateFunction"])
