@@ -6,6 +6,8 @@ leaves out (issue 14, speed: bench/coldstart.py measures the time; this holds th
 - ApiFunction's routes import the use cases that change a certificate when they run: no cryptography and no
   issuance at init (a read-only request never loads them).
 - RenewFunction only queues (acmevault.app.sweep): no issuance and no cryptography.
+- No handler but the API (whose Powertools event handler imports them all) loads Powertools' event data classes:
+  RenewFunction and RotateFunction read their events as those classes do, without importing every event source.
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ def test_the_sweep_loads_no_issuance_nor_cryptography():
 
 
 @pytest.mark.parametrize("logical_id", ["RenewFunction", "RotateFunction"])
-def test_no_other_handler_loads_the_batch_utility(logical_id):
+def test_no_other_handler_loads_the_batch_utility_nor_the_event_data_classes(logical_id):
     modules = loaded_at_init(logical_id)
     assert "acmevault.entrypoints.runtime" in modules
     assert not under(modules, BATCH_UTILITY)
+    assert not under(modules, EVENT_DATA_CLASSES)
