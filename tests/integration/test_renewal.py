@@ -369,7 +369,7 @@ def inbox(stack: Any, variable: str) -> list[Any]:
 
 
 def test_a_certificate_close_to_expiry_is_told_once_a_day(stack, cli, directory, unique):
-    from acmevault.app.renewal import sweep
+    from acmevault.app.sweep import sweep
     from acmevault.composition.services import queue
 
     name = f"exp-{unique}"

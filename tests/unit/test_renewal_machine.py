@@ -12,7 +12,8 @@ from datetime import timedelta
 import pytest
 from acmevault.app.issuance import issue_certificate
 from acmevault.app.record import LEASE_SECONDS
-from acmevault.app.renewal import Outcome, queue_renewal, renew_due, sweep, work
+from acmevault.app.renewal import Outcome, renew_due, work
+from acmevault.app.sweep import queue_renewal, sweep
 from acmevault.domain.errors import CaUnavailable, LeaseHeld, Unauthorized
 from acmevault.domain.issue_message import IssueMessage, parse_message
 

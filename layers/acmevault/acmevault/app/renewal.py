@@ -1,7 +1,8 @@
-"""The scheduled job: find what is due and queue it; tell people what is about to expire; work a message.
+"""The issue worker: work one queue message (issue, renew, or nothing to do), as an ``Outcome``; ``renew_due``
+works every due certificate here instead of through the queue.
 
-The sweep reads the table's due-date and alert indexes only, so its cost grows with
-the number of certificates due, not with the inventory.
+What puts messages on the queue (the scheduled sweep, a renewal asked for now) is :mod:`acmevault.app.sweep`,
+which imports no issuance.
 """
 
 from __future__ import annotations
@@ -11,23 +12,18 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from acmevault.app.awaiting import hand_back, is_awaiting
-from acmevault.app.history import record_history
 from acmevault.app.issuance import issue_certificate, renew_if_due, renew_on_request
-from acmevault.app.notices import Alert, Notice, tell
 from acmevault.app.services import Services
-from acmevault.domain.certificate import Certificate, RegionStatus
+from acmevault.domain.certificate import RegionStatus
 from acmevault.domain.errors import AcmeVaultError, LeaseHeld, LeaseLost, UnavailableError
 from acmevault.domain.issue_message import SCHEDULED, IssueMessage
 from acmevault.ports.certificates import IssueRequests
 
 log = logging.getLogger(__name__)
-
-ALERT_AGAIN_AFTER = timedelta(days=1)
 
 
 class Outcome(StrEnum):
@@ -41,61 +37,6 @@ class Outcome(StrEnum):
     FAILED = "failed"  # recorded on the certificate and told to people; the message is done
     BUSY = "busy"  # scheduled, and another worker holds the certificate
     ALREADY_DONE = "already done"  # on demand, and the certificate moved past the serial it was asked for
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """What one sweep did: how many certificates it queued, and which ones are close to expiry."""
-
-    queued: int
-    expiring: list[str]
-
-
-def sweep(now: datetime, services: Services, queue: IssueRequests) -> Sweep:
-    """Queue one message per due certificate, and alert on those close to expiry and not renewed."""
-    queued = queue.send(services.certificates.due(now), reason=SCHEDULED)
-    expiring = [name for name in services.certificates.expiring(now) if _alert_expiring(name, now, services)]
-    services.metrics.sweep_done(queued, len(expiring))
-    log.info("sweep done", extra={"queued": queued, "expiring": len(expiring)})
-    return Sweep(queued, expiring)
-
-
-def _alert_expiring(name: str, now: datetime, services: Services) -> bool:
-    cert = services.certificates.get(name)
-    state = cert.state
-    if state.not_after is None:
-        return False
-    days = (state.not_after - now).total_seconds() / 86400
-    detail = {
-        "certificate": name,
-        "domains": list(cert.spec.domains),
-        "serial": state.serial,
-        "not_after": state.not_after.isoformat(),
-        "days_to_expiry": round(days, 2),
-        "last_error": state.last_error,
-        "awaiting_since": state.awaiting_since.isoformat() if state.awaiting_since else None,
-    }
-    services.metrics.certificate_expiring(name, days)
-    told = tell(
-        services,
-        name,
-        Notice.CERTIFICATE_EXPIRING,
-        detail,
-        Alert(
-            f"acmevault: {name} expires in {days:.1f} days",
-            f"{name} ({', '.join(cert.spec.domains)}) expires {state.not_after:%Y-%m-%d %H:%M} UTC and has not "
-            f"been renewed. Last error: {state.last_error or 'none'}."
-            + (
-                f" The CA has kept its new order processing since {state.awaiting_since:%Y-%m-%d %H:%M} UTC"
-                " (approval?)."
-                if state.awaiting_since
-                else ""
-            ),
-        ),
-    )
-    if told:  # told once a day; a notice that did not go out is tried again at the next sweep
-        services.certificates.postpone_alert(name, now + ALERT_AGAIN_AFTER)
-    return True
 
 
 def work(message: IssueMessage, services: Services, deadline: float, queue: IssueRequests | None = None) -> Outcome:
@@ -160,13 +101,3 @@ def renew_due(
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return Counter(pool.map(one, names))
-
-
-def queue_renewal(name: str, services: Services, queue: IssueRequests) -> Certificate:
-    """Renew ``name`` now, due or not: one message to the issue worker (which takes the lease), as the
-    sweep sends, with a reason that makes the worker issue instead of checking whether it is due."""
-    current = services.certificates.get(name)  # CertificateNotFound names it
-    queue.send([name], reason="on-demand", serials={name: current.state.serial})
-    record_history(name, {"action": "renewal requested", "serial": current.state.serial}, services)
-    log.info("renewal queued", extra={"certificate": name})
-    return current

@@ -9,10 +9,11 @@ from botocore.exceptions import ClientError
 
 from acmevault.adapters.aws.clients import client, error_code, translated
 from acmevault.domain.errors import ConflictError
-from acmevault.domain.keys import CertificateBundle
 
 if TYPE_CHECKING:
     from mypy_boto3_acm.type_defs import TagTypeDef
+
+    from acmevault.domain.keys import CertificateBundle  # cryptography: annotations only (the API's init loads none)
 
 log = logging.getLogger(__name__)
 REVOKED_TAG = "acmevault:revoked"

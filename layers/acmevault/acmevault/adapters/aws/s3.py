@@ -11,11 +11,12 @@ from botocore.exceptions import ClientError
 from acmevault.adapters.aws.clients import client, error_code, translated
 from acmevault.domain.certificate import s3_prefix_for
 from acmevault.domain.errors import ConflictError
-from acmevault.domain.keys import CertificateBundle
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
     from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
+
+    from acmevault.domain.keys import CertificateBundle  # cryptography: annotations only (the API's init loads none)
 
 
 class S3Store:

@@ -30,7 +30,6 @@ from acmevault.domain.directory import (
     RotationStep,
 )
 from acmevault.domain.errors import ConflictError, DirectoryLost, ValidationError
-from acmevault.domain.keys import generate_account_key
 from acmevault.ports.ca import CredentialProvider
 
 
@@ -114,6 +113,8 @@ def build(
     Raises CredentialRejected when the CA refuses the credential, and what ``CaAccounts.register`` and
     ``CredentialProvider`` raise.
     """
+    from acmevault.domain.keys import generate_account_key  # cryptography: only where a key is made
+
     current = version(name, rotation.previous_version, ctx)
     if rotation.kind is RotationKind.KEY_ROLLOVER:
         return replace(current, account_key=generate_account_key()), rotation
