@@ -70,14 +70,17 @@ class InMemoryCertificates:
         return self._certificate(spec.name)
 
     def save_state(
-        self,
-        name: str,
-        state: CertificateState,
-        owner: str | None = None,
-        spec_digest: str | None = None,
-        *,
-        answer: bool = False,
-    ) -> Certificate | None:
+        self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
+    ) -> None:
+        self._write_state(name, state, owner, spec_digest)
+
+    def save_state_and_get(
+        self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
+    ) -> Certificate:
+        self._write_state(name, state, owner, spec_digest)
+        return self._certificate(name)
+
+    def _write_state(self, name: str, state: CertificateState, owner: str | None, spec_digest: str | None) -> None:
         item = self._item(name)
         if owner is not None and item.lease_owner != owner:
             raise LeaseLost(name)
@@ -87,7 +90,6 @@ class InMemoryCertificates:
         item.due_at = state.due_at
         item.alert_at = state.alert_at if state.status is not Status.REVOKED else None
         self.writes += 1
-        return self._certificate(name) if answer else None
 
     def mark_due(self, name: str, now: datetime) -> None:
         item = self._item(name)

@@ -81,7 +81,7 @@ def test_the_lease_and_a_state_write_answer_the_item_as_a_read_after_them_finds_
     table.put_spec(wider, NOW)
     state = CertificateState(status=Status.ISSUED, serial="0a1b", renew_at=NOW + timedelta(days=60), updated_at=NOW)
     assert table.save_state(name, state, "worker-1") is None  # no answer unless asked: an answer costs
-    stored = table.save_state(name, state, "worker-1", answer=True)
+    stored = table.save_state_and_get(name, state, "worker-1")
     assert stored == table.get(name)
     assert stored.spec == wider and replace(stored.state, lease_until=None) == state
 

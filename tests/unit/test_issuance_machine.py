@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from acmevault.app.issuance import issue_certificate, renew_if_due
@@ -246,15 +247,16 @@ def test_a_spec_changed_while_its_certificate_is_issued_is_due_even_if_the_worke
     world = World()
     world.define("web", "www.example.com")
     world.ca.before("finalize", lambda: world.define("web", "www.example.com", "api.example.com"))
-    real = world.certificates.save_state
+    for method in ("save_state", "save_state_and_get"):
+        real = getattr(world.certificates, method)
 
-    def save_state(name: str, state: object, *args: object, **kwargs: object) -> object:
-        stored = real(name, state, *args, **kwargs)
-        if getattr(state, "serial", None) is not None:
-            raise WorkerKilled  # killed as soon as the issued state is written
-        return stored
+        def killed_after(name: str, state: object, *args: object, _real: Any = real, **kwargs: object) -> object:
+            stored = _real(name, state, *args, **kwargs)
+            if getattr(state, "serial", None) is not None:
+                raise WorkerKilled  # killed as soon as the issued state is written
+            return stored
 
-    monkeypatch.setattr(world.certificates, "save_state", save_state)
+        monkeypatch.setattr(world.certificates, method, killed_after)
     with pytest.raises(WorkerKilled):
         issue_certificate("web", world.services, deadline())
 

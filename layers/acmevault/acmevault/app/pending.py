@@ -71,7 +71,7 @@ def save_issued(spec: CertificateSpec, state: CertificateState, record: Record) 
     services, digest = record.services, spec.digest
     for _ in range(SPEC_RACE_ATTEMPTS):
         try:
-            stored = services.certificates.save_state(spec.name, state, record.owner, digest, answer=True)
+            stored = services.certificates.save_state_and_get(spec.name, state, record.owner, digest)
             return Certificate(stored.spec, state)
         except SpecChanged:
             latest = services.certificates.get(spec.name).spec
@@ -80,7 +80,7 @@ def save_issued(spec: CertificateSpec, state: CertificateState, record: Record) 
             digest = latest.digest
     # The spec keeps changing under us: written as due now, so the sweep settles it next.
     state = replace(state, renew_at=services.clock(), retry_at=None)
-    stored = services.certificates.save_state(spec.name, state, record.owner, answer=True)
+    stored = services.certificates.save_state_and_get(spec.name, state, record.owner)
     return Certificate(stored.spec, state)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Literal, Protocol, overload
+from typing import Any, Protocol
 
 from acmevault.domain.certificate import Certificate, CertificateSpec, CertificateState
 from acmevault.domain.issue_message import IssueMessage
@@ -26,41 +26,19 @@ class Certificates(Protocol):
         on purpose."""
         ...
 
-    @overload
     def save_state(
-        self,
-        name: str,
-        state: CertificateState,
-        owner: str | None = None,
-        spec_digest: str | None = None,
-        *,
-        answer: Literal[False] = False,
-    ) -> None: ...
-
-    @overload
-    def save_state(
-        self,
-        name: str,
-        state: CertificateState,
-        owner: str | None = None,
-        spec_digest: str | None = None,
-        *,
-        answer: Literal[True],
-    ) -> Certificate: ...
-
-    def save_state(
-        self,
-        name: str,
-        state: CertificateState,
-        owner: str | None = None,
-        spec_digest: str | None = None,
-        *,
-        answer: bool = False,
-    ) -> Certificate | None:
+        self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
+    ) -> None:
         """Replace the state; with ``owner``, only while that lease holds it (else LeaseLost); with
         ``spec_digest``, only while the stored spec is that one (else SpecChanged). CertificateNotFound
-        when the certificate is not defined. With ``answer``, the same write answers the certificate as it
-        left it (its spec as it is then), no read after it; asked only where it is used (an answer costs)."""
+        when the certificate is not defined."""
+        ...
+
+    def save_state_and_get(
+        self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
+    ) -> Certificate:
+        """``save_state``, answering the certificate as that write left it (its spec as it is then) with no
+        read after it. Raises what ``save_state`` raises; used only where the answer is read (it costs)."""
         ...
 
     def mark_due(self, name: str, now: datetime) -> None:

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -179,40 +179,27 @@ class CertificateTable:
             )
         return _from_item(response["Attributes"])
 
-    @overload
     def save_state(
-        self,
-        name: str,
-        state: CertificateState,
-        owner: str | None = None,
-        spec_digest: str | None = None,
-        *,
-        answer: Literal[False] = False,
-    ) -> None: ...
+        self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
+    ) -> None:
+        """Replace the state of an existing certificate (the spec is left as it is): see ``_write_state``."""
+        self._write_state(name, state, owner, spec_digest, answer=False)
 
-    @overload
-    def save_state(
-        self,
-        name: str,
-        state: CertificateState,
-        owner: str | None = None,
-        spec_digest: str | None = None,
-        *,
-        answer: Literal[True],
-    ) -> Certificate: ...
+    def save_state_and_get(
+        self, name: str, state: CertificateState, owner: str | None = None, spec_digest: str | None = None
+    ) -> Certificate:
+        """``save_state``, answering the item as that write left it (ReturnValues ALL_NEW: the spec as it is
+        at the write, without another read); only where it is read, as an answer makes the write slower
+        (about 0.8 ms more on moto)."""
+        written = self._write_state(name, state, owner, spec_digest, answer=True)
+        assert written is not None
+        return written
 
-    def save_state(
-        self,
-        name: str,
-        state: CertificateState,
-        owner: str | None = None,
-        spec_digest: str | None = None,
-        *,
-        answer: bool = False,
+    def _write_state(
+        self, name: str, state: CertificateState, owner: str | None, spec_digest: str | None, *, answer: bool
     ) -> Certificate | None:
-        """Replace the state of an existing certificate (the spec is left as it is). With ``answer``, the item
-        as that write left it (ReturnValues ALL_NEW: the spec as it is at the write, without another read);
-        not otherwise, as an answer makes the write slower (about 0.8 ms more on moto).
+        """Replace the state of an existing certificate (the spec is left as it is); with ``answer``, return
+        the item as the write left it.
 
         With ``owner`` the write is fenced by the lease: LeaseLost when another worker holds it now
         (this one's ran out), so a worker that lost its lease never writes over the newer one's state.

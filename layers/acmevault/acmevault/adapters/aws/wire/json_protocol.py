@@ -22,49 +22,45 @@ from typing import Any
 from acmevault.adapters.aws.wire import transport
 from acmevault.adapters.aws.wire.credentials import Credentials
 from acmevault.adapters.aws.wire.endpoints import resolve
+from acmevault.adapters.aws.wire.operations import Operations
+
+
+def _named(*methods: str) -> dict[str, str]:
+    """botocore's method names and the operations they call (``get_item`` → ``GetItem``)."""
+    return {m: m.title().replace("_", "") for m in methods}
+
 
 # service -> (X-Amz-Target prefix, JSON version, {method: operation}, {paginated method: (input token, output token)})
 SERVICES: dict[str, tuple[str, str, dict[str, str], dict[str, tuple[str, str]]]] = {
     "dynamodb": (
         "DynamoDB_20120810",
         "1.0",
-        {m: m.title().replace("_", "") for m in ("get_item", "put_item", "update_item", "delete_item", "query")},
+        _named("get_item", "put_item", "update_item", "delete_item", "query"),
         {},
     ),
     "secretsmanager": (
         "secretsmanager",
         "1.1",
-        {
-            m: m.title().replace("_", "")
-            for m in (
-                "get_secret_value",
-                "create_secret",
-                "list_secrets",
-                "describe_secret",
-                "put_secret_value",
-                "update_secret_version_stage",
-                "rotate_secret",
-            )
-        },
+        _named(
+            "get_secret_value",
+            "create_secret",
+            "list_secrets",
+            "describe_secret",
+            "put_secret_value",
+            "update_secret_version_stage",
+            "rotate_secret",
+        ),
         {"list_secrets": ("NextToken", "NextToken")},
     ),
     "acm": (
         "CertificateManager",
         "1.1",
-        {
-            m: m.title().replace("_", "")
-            for m in (
-                "import_certificate",
-                "add_tags_to_certificate",
-                "remove_tags_from_certificate",
-                "delete_certificate",
-            )
-        },
+        _named("import_certificate", "add_tags_to_certificate", "remove_tags_from_certificate", "delete_certificate"),
         {},
     ),
-    "kms": ("TrentService", "1.1", {"encrypt": "Encrypt", "decrypt": "Decrypt"}, {}),
-    "events": ("AWSEvents", "1.1", {"put_events": "PutEvents"}, {}),
-    "sqs": ("AmazonSQS", "1.0", {"send_message": "SendMessage", "send_message_batch": "SendMessageBatch"}, {}),
+    "kms": ("TrentService", "1.1", _named("encrypt", "decrypt"), {}),
+    "events": ("AWSEvents", "1.1", _named("put_events"), {}),
+    "sqs": ("AmazonSQS", "1.0", _named("send_message", "send_message_batch"), {}),
 }
 # service -> the members of its answers that are blobs (base64 on the wire, bytes in botocore's answer)
 _BLOBS = {"kms": ("CiphertextBlob", "Plaintext", "CiphertextForRecipient"), "secretsmanager": ("SecretBinary",)}
@@ -166,7 +162,7 @@ class _Paginator:
             arguments = {**arguments, sent: token}
 
 
-class JsonClient:
+class JsonClient(Operations):
     """A client for one JSON-protocol service in one region."""
 
     def __init__(self, service: str, region: str, credentials: Credentials | None = None) -> None:
@@ -203,14 +199,3 @@ class JsonClient:
     def get_paginator(self, method: str) -> _Paginator:
         """The paginator of a listing this client offers."""
         return _Paginator(getattr(self, method), self._pages[method])
-
-    def __getattr__(self, method: str) -> Callable[..., dict[str, Any]]:
-        operation = self.__dict__.get("_operations", {}).get(method)
-        if operation is None:
-            raise AttributeError(f"acmevault's {self.__dict__.get('_service')} client does not offer {method!r}")
-
-        def call(**arguments: Any) -> dict[str, Any]:
-            return self.call(operation, arguments)
-
-        call.__name__ = method
-        return call

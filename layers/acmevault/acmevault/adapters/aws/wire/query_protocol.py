@@ -7,13 +7,13 @@ botocore's method names and answers for the operations acmevault calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from acmevault.adapters.aws.wire import transport, xml
 from acmevault.adapters.aws.wire.credentials import Credentials
 from acmevault.adapters.aws.wire.endpoints import resolve
+from acmevault.adapters.aws.wire.operations import Operations
 
 # service -> (API version, {method: operation})
 SERVICES: dict[str, tuple[str, dict[str, str]]] = {
@@ -66,7 +66,7 @@ def _answer(operation: str, body: bytes) -> dict[str, Any]:
     return answer
 
 
-class QueryClient:
+class QueryClient(Operations):
     """A client for one query-protocol service in one region."""
 
     def __init__(self, service: str, region: str, credentials: Credentials | None = None) -> None:
@@ -85,14 +85,3 @@ class QueryClient:
         )
         response = transport.send(self._endpoint, request, parse_error, credentials=self._credentials)
         return _answer(operation, response.body)
-
-    def __getattr__(self, method: str) -> Callable[..., dict[str, Any]]:
-        operation = self.__dict__.get("_operations", {}).get(method)
-        if operation is None:
-            raise AttributeError(f"acmevault's {self.__dict__.get('_service')} client does not offer {method!r}")
-
-        def call(**arguments: Any) -> dict[str, Any]:
-            return self.call(operation, arguments)
-
-        call.__name__ = method
-        return call
