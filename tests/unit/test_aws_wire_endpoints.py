@@ -123,20 +123,35 @@ def test_configured_endpoints_are_ignored_when_the_environment_says_so(
     )
 
 
-@pytest.mark.parametrize("variable", ["AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT"])
-def test_fips_or_dual_stack_asked_for_is_refused_unless_the_services_endpoint_is_named(
-    monkeypatch: pytest.MonkeyPatch, variable: str
+@pytest.mark.parametrize("region", ["us-east-1", "us-west-2", "eu-west-1"])
+@pytest.mark.parametrize("service", sorted(CALLS))
+def test_fips_endpoints_of_the_aws_partition_are_botocores(
+    monkeypatch: pytest.MonkeyPatch, service: str, region: str
+) -> None:
+    monkeypatch.setenv("AWS_USE_FIPS_ENDPOINT", "true")
+    ours = _ours(service, region)
+    assert "-fips." in ours[0]
+    assert ours == _botocore_sends(service, region)
+
+
+@pytest.mark.parametrize(
+    ("variable", "region", "general"),
+    [
+        ("AWS_USE_DUALSTACK_ENDPOINT", "us-east-1", None),
+        ("AWS_USE_FIPS_ENDPOINT", "us-gov-west-1", None),  # GovCloud's FIPS names differ by service
+        ("AWS_USE_FIPS_ENDPOINT", "cn-north-1", None),
+        ("AWS_USE_FIPS_ENDPOINT", "us-east-1", "http://localhost:4566"),  # the general endpoint says no FIPS
+    ],
+)
+def test_an_endpoint_acmevault_does_not_choose_is_refused_unless_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, region: str, general: str | None
 ) -> None:
     from acmevault.adapters.aws.wire.endpoints import EndpointNotChosen
 
     monkeypatch.setenv(variable, "true")
+    if general is not None:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", general)
     with pytest.raises(EndpointNotChosen, match=f"{variable}.*AWS_ENDPOINT_URL_KMS"):
-        resolve("kms", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:4566")  # the general one does not say FIPS
-    with pytest.raises(EndpointNotChosen):
-        resolve("kms", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", "https://kms-fips.us-east-1.amazonaws.com")
-    assert resolve("kms", "us-east-1").host == "kms-fips.us-east-1.amazonaws.com"
-    monkeypatch.setenv(variable, "false")
-    monkeypatch.delenv("AWS_ENDPOINT_URL_KMS")
-    assert resolve("kms", "us-east-1").host == "localhost:4566"
+        resolve("kms", region)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", "https://kms.example.internal")
+    assert resolve("kms", region).host == "kms.example.internal"

@@ -62,10 +62,7 @@ class Endpoint:
 
 
 class EndpointNotChosen(ConfigurationError):
-    """FIPS or dual-stack endpoints were asked for, and this service's is not named."""
-
-
-_VARIANTS = ("AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT")
+    """A FIPS or dual-stack endpoint was asked for that acmevault does not choose itself, and it is not named."""
 
 
 def _configured_url(service: str) -> str | None:
@@ -86,12 +83,23 @@ def resolve(service: str, region: str) -> Endpoint:
     suffix, route53_host, route53_region = _partition(region)
     signing_region = route53_region if service == "route53" else region
     url = _configured_url(service)
-    asked = [v for v in _VARIANTS if os.environ.get(v, "").lower() == "true"]
-    if asked and not os.environ.get(f"AWS_ENDPOINT_URL_{SERVICE_IDS[service]}"):
+    named = bool(os.environ.get(f"AWS_ENDPOINT_URL_{SERVICE_IDS[service]}")) and url is not None
+    variable = f"AWS_ENDPOINT_URL_{SERVICE_IDS[service]}"
+    if not named and _asked("AWS_USE_DUALSTACK_ENDPOINT"):
         raise EndpointNotChosen(
-            f"{' and '.join(asked)} is set: acmevault does not choose FIPS or dual-stack endpoints itself; "
-            f"name {service}'s in AWS_ENDPOINT_URL_{SERVICE_IDS[service]}"
+            f"AWS_USE_DUALSTACK_ENDPOINT is set: acmevault does not choose dual-stack endpoints; name {service}'s in "
+            f"{variable}"
         )
+    fips = not named and _asked("AWS_USE_FIPS_ENDPOINT")
+    if fips and (url is not None or suffix != "amazonaws.com" or region.startswith("us-gov-")):
+        where = "beside AWS_ENDPOINT_URL" if url is not None else f"for {region} (only in the aws partition)"
+        raise EndpointNotChosen(
+            f"AWS_USE_FIPS_ENDPOINT is set: acmevault does not choose a FIPS endpoint {where}; name {service}'s "
+            f"in {variable}"
+        )
+    if fips:  # the aws partition's FIPS endpoints, as botocore names them
+        host = "route53-fips.amazonaws.com" if service == "route53" else f"{service}-fips.{region}.{suffix}"
+        return Endpoint(service, signing_region, True, host, "", False)
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -99,3 +107,7 @@ def resolve(service: str, region: str) -> Endpoint:
         return Endpoint(service, signing_region, parts.scheme == "https", parts.netloc, parts.path.rstrip("/"), True)
     host = route53_host if service == "route53" else f"{service}.{region}.{suffix}"
     return Endpoint(service, signing_region, True, host, "", False)
+
+
+def _asked(variable: str) -> bool:
+    return os.environ.get(variable, "").lower() == "true"
