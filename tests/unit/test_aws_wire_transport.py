@@ -16,6 +16,7 @@ import socket
 import struct
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from acmevault.adapters.aws.wire.json_protocol import JsonClient
 from acmevault.adapters.aws.wire.transport import AwsClientError, Response
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionClosedError
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from botocore.retries.standard import RetryContext, StandardRetryConditions, ThrottledRetryableChecker
 
 from tests.unit.aws_wire_reference import (
@@ -200,6 +201,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.requests.append(dict(self.headers))
         action = self.server.actions.pop(0) if self.server.actions else "ok"
+        if action == "hang":  # no answer within the client's read timeout
+            threading.Event().wait(0.5)  # not time.sleep: the waits fixture makes that a no-op
+            self.close_connection = True
+            return
         if action == "drop":  # no answer: the connection is closed at once (RST)
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
@@ -249,6 +254,24 @@ def test_a_server_that_drops_every_request_is_retried_then_raised(server: _Serve
     server.actions = ["drop", "500"]  # and one that recovers
     assert JsonClient("dynamodb", "us-east-1", TEMPORARY).get_item(**GET_ITEM) == {}
     assert len(server.requests) == transport.MAX_ATTEMPTS + 3
+
+
+def test_threads_share_the_kept_alive_connections(server: _Server) -> None:
+    # a warm container's parallel S3 puts run in a new worker pool each time: they reuse the connections
+    dynamodb = JsonClient("dynamodb", "us-east-1", TEMPORARY)
+    for _ in range(3):
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert list(pool.map(lambda _: dynamodb.get_item(**GET_ITEM), range(4))) == [{}] * 4
+    assert len(server.requests) == 12
+    assert server.connections <= 4  # at most one per request in flight at once, never one per thread
+
+
+def test_an_answer_that_does_not_come_is_a_read_timeout(server: _Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transport, "READ_TIMEOUT", 0.2)
+    monkeypatch.setattr(transport, "MAX_ATTEMPTS", 1)
+    server.actions = ["hang"]
+    with pytest.raises(ReadTimeoutError):
+        JsonClient("dynamodb", "us-east-1", TEMPORARY).get_item(**GET_ITEM)
 
 
 def _credential(request: dict[str, str]) -> tuple[str, str | None]:

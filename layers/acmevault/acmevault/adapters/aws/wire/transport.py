@@ -14,9 +14,10 @@ What is not retried is raised as botocore raises it, so callers know one set of 
 ``EndpointConnectionError``, ``ConnectionClosedError`` and ``ReadTimeoutError``. botocore.exceptions
 is a small module; the rest of botocore is not imported.
 
-Connections are kept per thread and host (a worker pool shares nothing). ``HOOKS`` may answer a
-request instead of the network, as botocore's before-send event lets a caller: the fault suite
-injects AWS's throttling, failures and dropped connections there, and the retries above run for real.
+Kept-alive connections are pooled per host for the whole process (each serves one request at a
+time). ``HOOKS`` may answer a request instead of the network, as botocore's before-send event lets a
+caller: the fault suite injects AWS's throttling, failures and dropped connections there, and the
+retries above run for real.
 """
 
 from __future__ import annotations
@@ -144,7 +145,12 @@ class _Quota:
 
 _quotas: dict[tuple[str, str, str | None], _Quota] = {}
 _quotas_lock = threading.Lock()
-_local = threading.local()
+# Idle kept-alive connections per (TLS, host), shared by the process's threads (a connection serves one
+# request at a time): a warm container's issuances and their parallel S3 puts reuse them instead of
+# opening (and on AWS, TLS-handshaking) new ones, as botocore's per-client pool does.
+_idle: dict[tuple[bool, str], list[http.client.HTTPConnection]] = {}
+_idle_lock = threading.Lock()
+MAX_IDLE_PER_HOST = 10  # botocore's max_pool_connections
 
 
 def quota_for(endpoint: Endpoint, credentials: Credentials | None = None) -> _Quota:
@@ -167,38 +173,45 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=bundle)
 
 
-def _connection(endpoint: Endpoint) -> http.client.HTTPConnection:
-    pool: dict[tuple[bool, str], http.client.HTTPConnection] = _local.__dict__.setdefault("pool", {})
-    key = (endpoint.secure, endpoint.host)
-    found = pool.get(key)
-    if found is None:
-        if endpoint.secure:
-            found = http.client.HTTPSConnection(
-                endpoint.hostname, endpoint.port, timeout=CONNECT_TIMEOUT, context=_tls()
-            )
-        else:
-            found = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=CONNECT_TIMEOUT)
-        pool[key] = found
-    return found
+def _new_connection(endpoint: Endpoint) -> http.client.HTTPConnection:
+    if endpoint.secure:
+        return http.client.HTTPSConnection(endpoint.hostname, endpoint.port, timeout=CONNECT_TIMEOUT, context=_tls())
+    return http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=CONNECT_TIMEOUT)
 
 
-def _drop(endpoint: Endpoint) -> None:
-    pool: dict[tuple[bool, str], http.client.HTTPConnection] = _local.__dict__.setdefault("pool", {})
-    found = pool.pop((endpoint.secure, endpoint.host), None)
-    if found is not None:
-        found.close()
+def _take(endpoint: Endpoint, fresh: bool) -> http.client.HTTPConnection:
+    """An idle kept-alive connection to the endpoint's host, or a new one (always, with ``fresh``)."""
+    if not fresh:
+        with _idle_lock:
+            idle = _idle.get((endpoint.secure, endpoint.host))
+            if idle:
+                return idle.pop()
+    return _new_connection(endpoint)
+
+
+def _give(endpoint: Endpoint, connection: http.client.HTTPConnection) -> None:
+    """Keep a connection whose exchange ended cleanly for the next request to its host."""
+    with _idle_lock:
+        idle = _idle.setdefault((endpoint.secure, endpoint.host), [])
+        if len(idle) < MAX_IDLE_PER_HOST:
+            idle.append(connection)
+            return
+    connection.close()
 
 
 def close_connections() -> None:
-    """Close this thread's kept-alive connections (tests that restart the local stack)."""
-    for connection in _local.__dict__.pop("pool", {}).values():
+    """Close the kept-alive connections (tests that restart the local stack)."""
+    with _idle_lock:
+        idle = [c for connections in _idle.values() for c in connections]
+        _idle.clear()
+    for connection in idle:
         connection.close()
 
 
 def _exchange(endpoint: Endpoint, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
     url = f"{'https' if endpoint.secure else 'http'}://{endpoint.host}"
     for fresh in (False, True):  # a kept-alive connection the server closed meanwhile: once more, anew
-        connection = _connection(endpoint)
+        connection = _take(endpoint, fresh)
         reused = connection.sock is not None
         try:
             if connection.sock is None:
@@ -209,20 +222,23 @@ def _exchange(endpoint: Endpoint, method: str, target: str, headers: dict[str, s
             answer = connection.getresponse()
             data = answer.read()
         except TimeoutError as error:
-            _drop(endpoint)
-            if connection.sock is None and not reused:
+            connected = connection.sock is not None  # the timeout came while reading, not connecting
+            connection.close()
+            if not connected:
                 raise EndpointConnectionError(endpoint_url=url, error=error) from None
             raise ReadTimeoutError(endpoint_url=url, error=error) from None
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as error:
-            _drop(endpoint)
+            connection.close()
             if reused and not fresh:
                 continue
             raise ConnectionClosedError(endpoint_url=url, error=error) from None
         except (OSError, http.client.HTTPException) as error:
-            _drop(endpoint)
+            connection.close()
             raise EndpointConnectionError(endpoint_url=url, error=error) from None
         if answer.will_close:
-            _drop(endpoint)
+            connection.close()
+        else:
+            _give(endpoint, connection)
         return Response(answer.status, {k.lower(): v for k, v in answer.getheaders()}, data)
     raise AssertionError("the loop returns or raises")
 
