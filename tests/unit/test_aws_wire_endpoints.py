@@ -155,3 +155,29 @@ def test_an_endpoint_acmevault_does_not_choose_is_refused_unless_named(
         resolve("kms", region)
     monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", "https://kms.example.internal")
     assert resolve("kms", region).host == "kms.example.internal"
+
+
+def test_an_endpoint_url_that_is_not_http_is_refused_naming_where_it_came_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    from acmevault.domain.errors import ConfigurationError
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "localhost:4566")  # no scheme
+    with pytest.raises(ConfigurationError, match=r"AWS_ENDPOINT_URL_DYNAMODB.*'localhost:4566'"):
+        resolve("dynamodb", "us-east-1")
+
+
+def test_a_refused_endpoint_sends_nothing_and_the_adapter_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    from acmevault.adapters.aws import clients
+    from acmevault.adapters.aws.kms import KmsKeyVault
+    from acmevault.adapters.aws.wire import transport
+    from acmevault.adapters.aws.wire.endpoints import EndpointNotChosen
+
+    sent: list[str] = []
+    monkeypatch.setattr(transport, "HOOKS", [lambda endpoint, request, attempt: sent.append(request.operation)])
+    monkeypatch.setenv("AWS_USE_FIPS_ENDPOINT", "true")
+    clients.client.cache_clear()
+    try:
+        with pytest.raises(EndpointNotChosen, match="AWS_ENDPOINT_URL_KMS"):
+            KmsKeyVault("alias/acmevault", "us-gov-west-1").encrypt("web", "key material")
+    finally:
+        clients.client.cache_clear()
+    assert sent == []  # refused before anything reached AWS

@@ -103,7 +103,9 @@ def resolve(service: str, region: str) -> Endpoint:
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"the endpoint URL for {service} is not an http(s) URL: {url!r}")
+            raise ConfigurationError(
+                f"the endpoint URL for {service} ({variable} or AWS_ENDPOINT_URL) is not an http(s) URL: {url!r}"
+            )
         return Endpoint(service, signing_region, parts.scheme == "https", parts.netloc, parts.path.rstrip("/"), True)
     host = route53_host if service == "route53" else f"{service}.{region}.{suffix}"
     return Endpoint(service, signing_region, True, host, "", False)

@@ -15,14 +15,13 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from acmevault.adapters.aws.wire import transport
 from acmevault.adapters.aws.wire.credentials import Credentials
 from acmevault.adapters.aws.wire.endpoints import resolve
-from acmevault.adapters.aws.wire.operations import Operations
+from acmevault.adapters.aws.wire.operations import Operations, Paginator
 
 
 def _named(*methods: str) -> dict[str, str]:
@@ -144,24 +143,6 @@ def parse_error(response: transport.Response) -> tuple[str, str]:
     return code or str(response.status), message
 
 
-class _Paginator:
-    """botocore's paginator for one listing: ``paginate(**arguments)`` yields each page."""
-
-    def __init__(self, call: Callable[..., dict[str, Any]], tokens: tuple[str, str]) -> None:
-        self._call, self._tokens = call, tokens
-
-    def paginate(self, **arguments: Any) -> Iterator[dict[str, Any]]:
-        """Each page, following the token until the last."""
-        sent, received = self._tokens
-        while True:
-            page = self._call(**arguments)
-            yield page
-            token = page.get(received)
-            if not token:
-                return
-            arguments = {**arguments, sent: token}
-
-
 class JsonClient(Operations):
     """A client for one JSON-protocol service in one region."""
 
@@ -196,6 +177,7 @@ class JsonClient(Operations):
         answer = _document(response.body)
         return _decode(self._service, answer)
 
-    def get_paginator(self, method: str) -> _Paginator:
-        """The paginator of a listing this client offers."""
-        return _Paginator(getattr(self, method), self._pages[method])
+    def get_paginator(self, method: str) -> Paginator:
+        """The paginator of a listing this client offers (following its token)."""
+        sent, received = self._pages[method]
+        return Paginator(getattr(self, method), lambda page: {sent: page[received]} if page.get(received) else None)

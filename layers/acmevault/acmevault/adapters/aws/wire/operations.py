@@ -1,9 +1,10 @@
 """botocore's method names on a client that sends each operation the same way (the JSON and query
-protocols): ``client.get_item(**arguments)`` is ``client.call("GetItem", arguments)``."""
+protocols): ``client.get_item(**arguments)`` is ``client.call("GetItem", arguments)``; and botocore's
+paginator, for every client's listings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -28,3 +29,24 @@ class Operations:
 
         call.__name__ = method
         return call
+
+
+Page = dict[str, Any]
+
+
+class Paginator:
+    """botocore's paginator for one listing: ``paginate(**arguments)`` yields each page; ``following`` says
+    what the next page's request adds to the arguments (a token, a marker), None after the last page."""
+
+    def __init__(self, call: Callable[..., Page], following: Callable[[Page], dict[str, Any] | None]) -> None:
+        self._call, self._following = call, following
+
+    def paginate(self, **arguments: Any) -> Iterator[Page]:
+        """Each page, until the last."""
+        while True:
+            page = self._call(**arguments)
+            yield page
+            more = self._following(page)
+            if more is None:
+                return
+            arguments = {**arguments, **more}

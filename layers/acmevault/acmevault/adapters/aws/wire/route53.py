@@ -7,7 +7,6 @@ may be given as botocore accepts it, with its ``/hostedzone/`` or ``/change/`` p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -15,6 +14,7 @@ from xml.sax.saxutils import escape
 from acmevault.adapters.aws.wire import transport, xml
 from acmevault.adapters.aws.wire.credentials import Credentials
 from acmevault.adapters.aws.wire.endpoints import resolve
+from acmevault.adapters.aws.wire.operations import Paginator
 
 API = "/2013-04-01"
 NAMESPACE = "https://route53.amazonaws.com/doc/2013-04-01/"
@@ -73,22 +73,6 @@ def _change_batch(batch: dict[str, Any]) -> str:
     return f"<ChangeBatch>{comment}<Changes>{''.join(changes)}</Changes></ChangeBatch>"
 
 
-class _Zones:
-    """``list_hosted_zones``'s paginator."""
-
-    def __init__(self, client: Route53Client) -> None:
-        self._client = client
-
-    def paginate(self, **arguments: Any) -> Iterator[dict[str, Any]]:
-        """Each page of hosted zones, following NextMarker."""
-        while True:
-            page = self._client.list_hosted_zones(**arguments)
-            yield page
-            if not page.get("IsTruncated"):
-                return
-            arguments = {**arguments, "Marker": page["NextMarker"]}
-
-
 class Route53Client:
     """Route 53 (one global endpoint per partition) for the region's partition."""
 
@@ -111,11 +95,13 @@ class Route53Client:
             "IsTruncated": answer.get("IsTruncated") == "true",
         }
 
-    def get_paginator(self, method: str) -> _Zones:
+    def get_paginator(self, method: str) -> Paginator:
         """The paginator of ``list_hosted_zones`` (the one listing offered)."""
         if method != "list_hosted_zones":
             raise AttributeError(f"acmevault's route53 client has no paginator {method!r}")
-        return _Zones(self)
+        return Paginator(
+            self.list_hosted_zones, lambda page: {"Marker": page["NextMarker"]} if page.get("IsTruncated") else None
+        )
 
     def list_resource_record_sets(
         self,

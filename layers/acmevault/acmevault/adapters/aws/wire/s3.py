@@ -10,7 +10,6 @@ with the payload's SHA-256 in ``x-amz-content-sha256``.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +17,7 @@ from urllib.parse import quote
 from acmevault.adapters.aws.wire import transport, xml
 from acmevault.adapters.aws.wire.credentials import Credentials
 from acmevault.adapters.aws.wire.endpoints import Endpoint, resolve
+from acmevault.adapters.aws.wire.operations import Paginator
 
 _PUT_HEADERS = {  # botocore's argument -> the header it is sent as
     "ContentType": "Content-Type",
@@ -47,24 +47,10 @@ def _fields(response: transport.Response) -> dict[str, Any]:
     return fields
 
 
-class _Versions:
-    """``list_object_versions``'s paginator."""
-
-    def __init__(self, client: S3Client) -> None:
-        self._client = client
-
-    def paginate(self, **arguments: Any) -> Iterator[dict[str, Any]]:
-        """Each page of versions, following the key and version id markers."""
-        while True:
-            page = self._client.list_object_versions(**arguments)
-            yield page
-            if not page.get("IsTruncated"):
-                return
-            arguments = {
-                **arguments,
-                "KeyMarker": page.get("NextKeyMarker", ""),
-                "VersionIdMarker": page.get("NextVersionIdMarker", ""),
-            }
+def _next_versions(page: dict[str, Any]) -> dict[str, Any] | None:
+    if not page.get("IsTruncated"):
+        return None
+    return {"KeyMarker": page.get("NextKeyMarker", ""), "VersionIdMarker": page.get("NextVersionIdMarker", "")}
 
 
 class S3Client:
@@ -124,8 +110,8 @@ class S3Client:
         page.pop("Version", None)
         return {**page, "Versions": versions, "IsTruncated": page.get("IsTruncated") == "true"}
 
-    def get_paginator(self, method: str) -> _Versions:
+    def get_paginator(self, method: str) -> Paginator:
         """The paginator of ``list_object_versions`` (the one listing offered)."""
         if method != "list_object_versions":
             raise AttributeError(f"acmevault's s3 client has no paginator {method!r}")
-        return _Versions(self)
+        return Paginator(self.list_object_versions, _next_versions)
